@@ -1,0 +1,20 @@
+"""SQS worker: signs and posts IIMMPACT Report Issue requests, one dispute record each."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dispute_gateway.config import IimmpactWorkerSettings, load_settings
+from dispute_gateway.observability import logger, metrics, tracer
+from dispute_gateway.pipeline import DisputeWorker
+from dispute_gateway.providers.iimmpact import IimmpactProvider
+
+settings = load_settings(IimmpactWorkerSettings)
+worker = DisputeWorker.for_provider(IimmpactProvider.from_settings(settings), settings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return worker.process_batch(event, context)

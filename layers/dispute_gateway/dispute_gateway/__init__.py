@@ -1,0 +1,1 @@
+"""Dispute Gateway: files transaction disputes with payment providers exactly once."""

@@ -1,0 +1,83 @@
+"""Per-function settings, read from the environment and validated once at cold start.
+
+A missing or malformed variable stops the start with an error naming the variable, so a
+misconfigured deployment fails its first invocation loudly instead of filing anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Self, TypeVar
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_WORKER_CONCURRENCY = 10
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is missing or has a malformed variable."""
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    disputes_table: NonEmpty = Field(alias="DISPUTES_TABLE")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        environ = os.environ if environ is None else environ
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as error:
+            problems = "; ".join(f"{_variable(cls, problem['loc'])}: {problem['msg']}" for problem in error.errors())
+            raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def _variable(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
+    name = str(location[0]) if location else "?"
+    field = model.model_fields.get(name)
+    return field.alias if field is not None and field.alias else name
+
+
+class WorkerSettings(_Settings):
+    """What every SQS worker needs besides its provider's own settings."""
+
+    dead_letter_queue_url: NonEmpty = Field(alias="DEAD_LETTER_QUEUE_URL")
+    # The queue's redrive policy moves a message after this many receives; the worker
+    # records `failed` on that last delivery (template passes the same parameter to both).
+    max_receive_count: int = Field(DEFAULT_MAX_RECEIVE_COUNT, ge=1, le=1000, alias="QUEUE_MAX_RECEIVE_COUNT")
+    worker_concurrency: int = Field(DEFAULT_WORKER_CONCURRENCY, ge=1, le=100, alias="WORKER_CONCURRENCY")
+    # Seconds kept back from the Lambda's remaining time so a call that times out still
+    # leaves time to write its outcome.
+    time_reserve_seconds: float = Field(5.0, ge=0.5, le=60, alias="TIME_RESERVE_SECONDS")
+    connect_timeout_seconds: float = Field(3.05, gt=0, le=30, alias="PROVIDER_CONNECT_TIMEOUT_SECONDS")
+    read_timeout_seconds: float = Field(20.0, gt=0, le=300, alias="PROVIDER_READ_TIMEOUT_SECONDS")
+    secret_max_age_seconds: int = Field(300, ge=0, le=86400, alias="SECRET_MAX_AGE_SECONDS")
+
+
+class IimmpactWorkerSettings(WorkerSettings):
+    iimmpact_base_url: AnyHttpUrl = Field(AnyHttpUrl("https://api.iimmpact.com"), alias="IIMMPACT_BASE_URL")
+    iimmpact_secret_id: NonEmpty = Field(alias="IIMMPACT_SECRET_ID")
+
+    @field_validator("iimmpact_base_url", mode="after")
+    @classmethod
+    def _no_path(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        if url.query or url.fragment:
+            raise ValueError("must be a base URL without query or fragment")
+        return url
+
+    @property
+    def base_url(self) -> str:
+        return str(self.iimmpact_base_url).rstrip("/")
+
+
+SettingsT = TypeVar("SettingsT", bound=_Settings)
+
+
+def load_settings(settings_type: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
+    return settings_type.from_environment(environ)

@@ -1,0 +1,57 @@
+"""Reading queue messages into dispute requests, shared by every provider's worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .models import Dispute, DisputeRequest, InvalidDispute, Provider, Source, describe_validation_error
+from .providers.base import UnreadableMessage
+
+_MAX_REFERENCE_LENGTH = 256
+
+
+def read_json_object(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise UnreadableMessage("the message body is not JSON") from None
+    if not isinstance(data, dict):
+        raise UnreadableMessage("the message body is not a JSON object")
+    return data
+
+
+def first_reference(data: dict[str, Any], fields: Sequence[str]) -> str | None:
+    """The first of `fields` holding a usable transaction reference, even in an otherwise invalid body."""
+    for name in fields:
+        value = data.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()[:_MAX_REFERENCE_LENGTH]
+    return None
+
+
+def request_or_invalid(
+    model: type[DisputeRequest],
+    data: dict[str, Any],
+    *,
+    provider: Provider,
+    source: Source,
+    reference_fields: Sequence[str],
+    identity: dict[str, Any] | None = None,
+) -> Dispute | InvalidDispute:
+    """A valid request becomes a Dispute; an invalid one naming a transaction an InvalidDispute."""
+    try:
+        request = model.model_validate(data)
+    except ValidationError as error:
+        reason = f"invalid request: {describe_validation_error(error)}"
+        reference = first_reference(data, reference_fields)
+        if reference is None:
+            raise UnreadableMessage(reason) from None
+        key = data.get("idempotency_key")
+        return InvalidDispute.from_message(
+            provider, reference, source, data, reason, key if isinstance(key, str) and key else None
+        )
+    return Dispute.from_request(request, source, identity)

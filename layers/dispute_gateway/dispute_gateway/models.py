@@ -1,0 +1,218 @@
+"""The three model sets: what a queue or the API receives, the domain's dispute, the stored record.
+
+A request model is the one definition of a dispute request: the API body is the queue body
+plus its `provider`, so both routes validate the same fields the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+
+class Provider(StrEnum):
+    IIMMPACT = "iimmpact"
+    REPAY = "repay"
+
+
+class Source(StrEnum):
+    API = "api"
+    SQS = "sqs"
+    S3 = "s3"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Status.SUBMITTED, Status.REJECTED)
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$")]
+
+
+class DisputeRequest(BaseModel):
+    """Fields every provider's request shares."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    idempotency_key: IdempotencyKey | None = None
+
+    @property
+    def provider(self) -> Provider:
+        raise NotImplementedError
+
+    @property
+    def reference(self) -> str:
+        raise NotImplementedError
+
+    def normalised(self) -> dict[str, Any]:
+        """The request's content in a canonical form: equal for requests that mean the same."""
+        raise NotImplementedError
+
+
+class IimmpactReportRequest(DisputeRequest):
+    provider_name: Literal["iimmpact"] = Field("iimmpact", alias="provider")
+    refid: Identifier | None = None
+    trxid: Identifier | None = None
+    user_email: list[EmailStr] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _names_a_transaction(self) -> Self:
+        if not self.refid and not self.trxid:
+            raise ValueError("at least one of refid or trxid is required")
+        return self
+
+    @property
+    def provider(self) -> Provider:
+        return Provider.IIMMPACT
+
+    @property
+    def reference(self) -> str:
+        # IIMMPACT itself lets trxid take precedence when both are given.
+        return self.trxid or self.refid or ""
+
+    def normalised(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider.value,
+            "refid": self.refid,
+            "trxid": self.trxid,
+            "user_email": sorted({email.lower() for email in self.user_email}),
+        }
+
+    def provider_body(self) -> dict[str, Any]:
+        """The body IIMMPACT receives: only the fields it documents."""
+        body: dict[str, Any] = {}
+        if self.refid:
+            body["refid"] = self.refid
+        if self.trxid:
+            body["trxid"] = self.trxid
+        if self.user_email:
+            body["user_email"] = list(dict.fromkeys(self.user_email))
+        return body
+
+
+def validation_problems(error: ValidationError) -> list[dict[str, str]]:
+    """Each offending field and why, without echoing its value (it may be an e-mail or a secret)."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        location = [str(part) for part in problem["loc"] if not str(part).startswith("function-")]
+        field = ".".join(location) or "body"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append({"field": field, "message": message})
+    return problems
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    return "; ".join(f"{p['field']}: {p['message']}" for p in validation_problems(error))
+
+
+_DISPUTE_ID_NAMESPACE = uuid.UUID("5f0c7a8e-6a43-4c1e-9f55-3f1f0d6b2a11")
+
+
+def fingerprint(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dispute_id_for(idempotency_key: str | None, content_fingerprint: str) -> str:
+    """Stable id: the same key, or without one the same content, always maps to the same dispute."""
+    name = f"key:{idempotency_key}" if idempotency_key else f"content:{content_fingerprint}"
+    return str(uuid.uuid5(_DISPUTE_ID_NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """The domain's dispute: a validated request, where it came from, and its identity."""
+
+    dispute_id: str
+    provider: Provider
+    reference: str
+    source: Source
+    request_fingerprint: str
+    request: DisputeRequest
+
+    @classmethod
+    def from_request(cls, request: DisputeRequest, source: Source, identity: dict[str, Any] | None = None) -> Dispute:
+        """`identity` replaces the content as what identifies a keyless request (an S3 manifest)."""
+        content_fingerprint = fingerprint(request.normalised())
+        identity_fingerprint = fingerprint(identity) if identity else content_fingerprint
+        return cls(
+            dispute_id=dispute_id_for(request.idempotency_key, identity_fingerprint),
+            provider=request.provider,
+            reference=request.reference,
+            source=source,
+            request_fingerprint=content_fingerprint,
+            request=request,
+        )
+
+
+@dataclass(frozen=True)
+class InvalidDispute:
+    """A message that names a transaction but can never be filed: it becomes a `rejected` record."""
+
+    dispute_id: str
+    provider: Provider
+    reference: str
+    source: Source
+    request_fingerprint: str
+    reason: str
+
+    @classmethod
+    def from_message(
+        cls, provider: Provider, reference: str, source: Source, raw: Any, reason: str, key: str | None
+    ) -> InvalidDispute:
+        content_fingerprint = fingerprint({"provider": provider.value, "invalid": raw})
+        return cls(
+            dispute_id=dispute_id_for(key, content_fingerprint),
+            provider=provider,
+            reference=reference,
+            source=source,
+            request_fingerprint=content_fingerprint,
+            reason=reason,
+        )
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DisputeRecord(BaseModel):
+    """One item of the disputes table (contract section 3)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    dispute_id: str
+    provider: Provider
+    reference: str
+    source: Source
+    status: Status
+    attempts: int = 0
+    created_at: str
+    updated_at: str
+    provider_http_status: int | None = None
+    provider_response: dict[str, Any] | list[Any] | str | None = None
+    provider_message: str | None = None
+    provider_case_id: str | None = None
+    error: str | None = None
+    # Internal bookkeeping, not part of what callers read.
+    request_fingerprint: str = Field(exclude=True)
+    in_doubt: bool = Field(False, exclude=True)
+    lease_token: str | None = Field(None, exclude=True)
+    lease_expires_at: float | None = Field(None, exclude=True)
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,197 @@
+"""The worker flow both SQS workers share: read -> record -> claim -> submit -> record the outcome.
+
+Per message, the dispute record decides: a final record is never sent again, a claimed one
+is left to its holder, and only the holder of the claim posts. Transient failures go back
+to the queue (a batch item failure); on the delivery before the redrive the record becomes
+`failed` and SQS moves the message to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import boto3
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .config import WorkerSettings
+from .models import Dispute, DisputeRecord, InvalidDispute, Status
+from .observability import count_outcome, logger, metrics, redact
+from .providers.base import (
+    Accepted,
+    Attempt,
+    CredentialsRejected,
+    DisputeProvider,
+    Rejected,
+    Transient,
+    UnreadableMessage,
+)
+from .store import Claim, ClaimRefused, DisputeStore, IdempotencyConflict, LeaseLost, dispute_store
+from .transport import Deadline
+
+T = TypeVar("T")
+_MAX_REASON_LENGTH = 1000
+
+
+class RetryLater(Exception):
+    """The message must come back: its dispute is not settled yet."""
+
+
+class DeadLetterQueue:
+    """The worker's own dead-letter queue, for messages that can never succeed."""
+
+    def __init__(self, queue_url: str, client: Any) -> None:
+        self._url = queue_url
+        self._client = client
+
+    def put(self, body: str, reason: str) -> None:
+        try:
+            self._client.send_message(
+                QueueUrl=self._url,
+                MessageBody=body,
+                MessageAttributes={
+                    "reason": {"DataType": "String", "StringValue": redact(reason)[:_MAX_REASON_LENGTH]}
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            # Not dead-lettered means not handled: the message must stay on its queue.
+            raise RetryLater(f"could not dead-letter the message: {error}") from error
+
+
+class DisputeWorker:
+    def __init__(
+        self,
+        provider: DisputeProvider,
+        store: DisputeStore,
+        dead_letters: DeadLetterQueue,
+        settings: WorkerSettings,
+    ) -> None:
+        self.provider = provider
+        self._store = store
+        self._dead_letters = dead_letters
+        self._settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=settings.worker_concurrency, thread_name_prefix="dispute")
+        metrics.set_default_dimensions(provider=provider.name.value)
+
+    @classmethod
+    def for_provider(cls, provider: DisputeProvider, settings: WorkerSettings) -> DisputeWorker:
+        return cls(
+            provider,
+            dispute_store(settings.disputes_table),
+            DeadLetterQueue(settings.dead_letter_queue_url, boto3.client("sqs")),
+            settings,
+        )
+
+    # -- a batch ----------------------------------------------------------------------------
+    def process_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Records of one batch are sent concurrently, at most `worker_concurrency` at a time."""
+        deadline = Deadline.from_lambda_context(context, self._settings.time_reserve_seconds)
+
+        async def handle(record: SQSRecord) -> None:
+            await self._in_pool(self.process_message, record, deadline)
+
+        response = async_process_partial_response(
+            event=event, record_handler=handle, processor=AsyncBatchProcessor(EventType.SQS), context=context
+        )
+        return dict(response)
+
+    async def _in_pool(self, function: Callable[..., T], *args: Any) -> T:
+        # Each record runs in its own copy of the context, so its log keys stay its own.
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    # -- a message ----------------------------------------------------------------------------
+    def process_message(self, record: SQSRecord, deadline: Deadline) -> None:
+        last_delivery = int(record.attributes.approximate_receive_count) >= self._settings.max_receive_count
+        logger.thread_safe_append_keys(message_id=record.message_id)
+        try:
+            disputes = self.provider.disputes_from_message(record.body)
+        except UnreadableMessage as unreadable:
+            logger.warning("Message names no transaction: dead-lettered", extra={"reason": str(unreadable)})
+            self._dead_letters.put(record.body, str(unreadable))
+            return
+        unsettled = []
+        for dispute in disputes:
+            try:
+                self.file(dispute, deadline, last_delivery=last_delivery)
+            except RetryLater as retry:
+                unsettled.append(retry)
+            except IdempotencyConflict as conflict:
+                logger.warning("Idempotency key reused for another request: dead-lettered")
+                self._dead_letters.put(record.body, str(conflict))
+        if unsettled:
+            raise RetryLater("; ".join(str(reason) for reason in unsettled))
+
+    # -- a dispute ----------------------------------------------------------------------------
+    def file(self, dispute: Dispute | InvalidDispute, deadline: Deadline, *, last_delivery: bool) -> DisputeRecord:
+        logger.thread_safe_append_keys(dispute_id=dispute.dispute_id, provider=dispute.provider.value)
+        try:
+            return self._file(dispute, deadline, last_delivery)
+        finally:
+            logger.thread_safe_remove_keys(["dispute_id", "provider"])
+
+    def _file(self, dispute: Dispute | InvalidDispute, deadline: Deadline, last_delivery: bool) -> DisputeRecord:
+        if isinstance(dispute, InvalidDispute):
+            record, created = self._store.create_rejected(dispute)
+            if created:
+                logger.info("Dispute rejected: invalid request", extra={"reason": dispute.reason})
+                count_outcome(Status.REJECTED)
+            return record
+        record, _ = self._store.create(dispute)
+        if record.status.is_final:
+            logger.info("Dispute already settled", extra={"status": record.status.value})
+            return record
+        try:
+            claim = self._store.claim(dispute.dispute_id, lease_seconds=deadline.remaining)
+        except ClaimRefused as refused:
+            if refused.is_final:
+                return refused.record
+            raise RetryLater(f"dispute {dispute.dispute_id} is being sent by another delivery") from None
+        try:
+            return self._submit(dispute, claim, deadline, last_delivery)
+        except LeaseLost as lost:
+            raise RetryLater(str(lost)) from None
+
+    def _submit(self, dispute: Dispute, claim: Claim, deadline: Deadline, last_delivery: bool) -> DisputeRecord:
+        attempt = Attempt(claim.record, deadline, functools.partial(self._store.begin_attempt, claim))
+        try:
+            accepted = self._send(dispute, attempt)
+        except Rejected as rejected:
+            logger.info("Dispute rejected by the provider", extra={"reason": rejected.reason})
+            count_outcome(Status.REJECTED)
+            return self._store.finish(claim, Status.REJECTED, error=rejected.reason, **rejected.answer.record_fields())
+        except Transient as transient:
+            return self._transient(claim, attempt, transient, last_delivery)
+        logger.info("Dispute submitted", extra={"http_status": accepted.answer.http_status})
+        count_outcome(Status.SUBMITTED)
+        return self._store.finish(claim, Status.SUBMITTED, error=None, **accepted.answer.record_fields())
+
+    def _send(self, dispute: Dispute, attempt: Attempt) -> Accepted:
+        try:
+            return self.provider.submit(dispute, attempt)
+        except CredentialsRejected:
+            logger.warning("Provider refused the credentials: reading the secret again")
+            attempt.fresh_credentials = True
+            return self.provider.submit(dispute, attempt)
+
+    def _transient(self, claim: Claim, attempt: Attempt, transient: Transient, last_delivery: bool) -> DisputeRecord:
+        in_doubt = attempt.earlier_outcome_unknown or (attempt.sent and transient.in_doubt)
+        fields = transient.answer.record_fields()
+        if last_delivery:
+            logger.error("Dispute failed: retries exhausted", extra={"reason": transient.reason, "in_doubt": in_doubt})
+            count_outcome(Status.FAILED)
+            self._store.finish(claim, Status.FAILED, error=transient.reason, in_doubt=in_doubt, **fields)
+        else:
+            logger.warning("Dispute not settled: will retry", extra={"reason": transient.reason, "in_doubt": in_doubt})
+            self._store.release(claim, in_doubt=in_doubt, **fields)
+        raise RetryLater(transient.reason)

@@ -1,0 +1,1 @@
+"""One module per payment provider, each behind the `DisputeProvider` interface of `base`."""

@@ -1,0 +1,131 @@
+"""The interface every provider implements, and the outcomes the pipeline understands.
+
+The pipeline never names a provider: it asks a provider to read a queue message and to
+submit a dispute, and acts on the outcome type alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+
+from ..models import Dispute, DisputeRecord, InvalidDispute, Provider
+from ..transport import Deadline
+
+
+@dataclass(frozen=True)
+class ProviderAnswer:
+    """What the provider said, kept on the record as received."""
+
+    http_status: int | None = None
+    body: Any = None
+    message: str | None = None
+    case_id: str | None = None
+
+    @classmethod
+    def from_response(cls, response: requests.Response) -> ProviderAnswer:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        return cls(http_status=response.status_code, body=body)
+
+    def record_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "provider_http_status": self.http_status,
+            "provider_response": self.body,
+            "provider_message": self.message,
+            "provider_case_id": self.case_id,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    answer: ProviderAnswer
+
+
+class ProviderError(Exception):
+    def __init__(self, reason: str, answer: ProviderAnswer | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.answer = answer or ProviderAnswer()
+
+
+class Rejected(ProviderError):
+    """Refused for good: never sent again."""
+
+
+class Transient(ProviderError):
+    """Worth another delivery. `in_doubt`: the request may have reached the provider."""
+
+    def __init__(self, reason: str, answer: ProviderAnswer | None = None, *, in_doubt: bool = False) -> None:
+        super().__init__(reason, answer)
+        self.in_doubt = in_doubt
+
+
+class CredentialsRejected(Transient):
+    """401/403: the secret may have been rotated; fetch it again once before giving up."""
+
+
+class UnreadableMessage(Exception):
+    """A queue message that names no transaction: it goes to the dead-letter queue as it is."""
+
+
+@dataclass
+class Attempt:
+    """One try at sending a claimed dispute."""
+
+    record: DisputeRecord
+    deadline: Deadline
+    before_send: Callable[[], None]
+    fresh_credentials: bool = False
+    sent: bool = field(default=False, init=False)
+
+    @property
+    def earlier_outcome_unknown(self) -> bool:
+        """An earlier POST may have reached the provider without its answer reaching us."""
+        return self.record.in_doubt
+
+    def mark_sending(self) -> None:
+        """Called right before the POST leaves, so the record counts it even if we crash mid-call."""
+        self.before_send()
+        self.sent = True
+
+
+class DisputeProvider(Protocol):
+    name: Provider
+
+    def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
+        """The disputes a queue message asks for; raises UnreadableMessage if it names none."""
+        ...
+
+    def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
+        """Send the dispute once; raises Rejected or Transient."""
+        ...
+
+
+def transient_from_exception(error: requests.RequestException, sent: bool) -> Transient:
+    """Map a transport failure; any failure after the request may have left is in doubt."""
+    name = type(error).__name__
+    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return Transient(f"could not connect to the provider ({name})", in_doubt=False)
+    if isinstance(error, requests.ConnectionError) and _refused_before_sending(error):
+        return Transient(f"could not connect to the provider ({name})", in_doubt=False)
+    if isinstance(error, requests.Timeout):
+        return Transient(f"the provider did not answer in time ({name})", in_doubt=sent)
+    return Transient(f"the connection to the provider failed ({name})", in_doubt=sent)
+
+
+def _refused_before_sending(error: requests.ConnectionError) -> bool:
+    text = str(error)
+    return any(marker in text for marker in ("Connection refused", "NewConnectionError", "Name or service not known"))
+
+
+def json_bytes(payload: Any) -> bytes:
+    """Serialised once: the bytes signed are the bytes sent."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

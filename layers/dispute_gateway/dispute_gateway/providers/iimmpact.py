@@ -1,0 +1,159 @@
+"""IIMMPACT Report Issue: `POST /v2/transactions/check`, signed with the v1 HMAC scheme.
+
+In-doubt rule: IIMMPACT refuses a second report of the same transaction with "a support
+request has already been created". After an attempt whose outcome we never learned, that
+refusal is the proof our earlier report landed, so it counts as `submitted`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..config import IimmpactWorkerSettings
+from ..messages import read_json_object, request_or_invalid
+from ..models import Dispute, IimmpactReportRequest, InvalidDispute, Provider, Source
+from ..secrets import CredentialsUnavailable, ProviderSecret
+from ..signing import decode_signing_key, sign_request
+from ..transport import http_session
+from .base import (
+    Accepted,
+    Attempt,
+    CredentialsRejected,
+    ProviderAnswer,
+    Rejected,
+    Transient,
+    json_bytes,
+    transient_from_exception,
+)
+
+REPORT_PATH = "/v2/transactions/check"
+_ALREADY_CREATED = "already been created"
+
+
+class IimmpactCredentials(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    api_key: str = Field(min_length=1)
+    hmac_secret: str = Field(min_length=1)
+
+    @field_validator("hmac_secret")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        decode_signing_key(value)
+        return value
+
+    @property
+    def signing_key(self) -> bytes:
+        return decode_signing_key(self.hmac_secret)
+
+
+class IimmpactProvider:
+    name = Provider.IIMMPACT
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: ProviderSecret[IimmpactCredentials],
+        session: requests.Session,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
+        self._url = base_url.rstrip("/") + REPORT_PATH
+        self._secret = secret
+        self._session = session
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+
+    @classmethod
+    def from_settings(cls, settings: IimmpactWorkerSettings) -> IimmpactProvider:
+        return cls(
+            settings.base_url,
+            ProviderSecret(settings.iimmpact_secret_id, IimmpactCredentials, settings.secret_max_age_seconds),
+            http_session(settings.worker_concurrency),
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+        )
+
+    def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
+        data = read_json_object(body)
+        return [
+            request_or_invalid(
+                IimmpactReportRequest,
+                data,
+                provider=self.name,
+                source=Source.SQS,
+                reference_fields=("trxid", "refid"),
+            )
+        ]
+
+    def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
+        request = dispute.request
+        assert isinstance(request, IimmpactReportRequest)
+        try:
+            credentials = self._secret.get(refresh=attempt.fresh_credentials)
+        except CredentialsUnavailable as error:
+            raise Transient(str(error)) from None
+        timeouts = attempt.deadline.timeouts(self._connect_timeout, self._read_timeout)
+        if timeouts is None:
+            raise Transient("too little time left in this invocation to call IIMMPACT")
+        body = json_bytes(request.provider_body())
+        headers = sign_request(credentials.api_key, credentials.signing_key, "POST", body).as_dict()
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = "application/json"
+        attempt.mark_sending()
+        try:
+            response = self._session.post(self._url, data=body, headers=headers, timeout=timeouts)
+        except requests.RequestException as error:
+            raise transient_from_exception(error, sent=True) from None
+        return self._outcome(response, attempt)
+
+    def _outcome(self, response: requests.Response, attempt: Attempt) -> Accepted:
+        answer = ProviderAnswer.from_response(response)
+        status = response.status_code
+        if status in (401, 403):
+            raise CredentialsRejected(f"IIMMPACT refused the credentials (HTTP {status})", answer)
+        if status == 429:
+            raise Transient("IIMMPACT is rate limiting (HTTP 429)", answer)
+        if status == 408 or status >= 500:
+            # A gateway can time out after IIMMPACT acted: the report may exist.
+            raise Transient(f"IIMMPACT answered HTTP {status}", answer, in_doubt=True)
+        if status != 200:
+            detail = _field_errors(answer.body)
+            message = _message(answer.body)
+            raise Rejected(f"IIMMPACT refused the request (HTTP {status}){detail}", _with_message(answer, message))
+        data = answer.body.get("data") if isinstance(answer.body, dict) else None
+        outcome = data.get("status") if isinstance(data, dict) else None
+        message = data.get("message") if isinstance(data, dict) else None
+        answer = _with_message(answer, message if isinstance(message, str) else None)
+        if outcome == "Success":
+            return Accepted(answer)
+        if outcome == "Failed":
+            if attempt.earlier_outcome_unknown and _ALREADY_CREATED in (answer.message or "").lower():
+                return Accepted(answer)
+            raise Rejected(f"IIMMPACT answered Failed: {answer.message or 'no message'}", answer)
+        raise Transient("IIMMPACT answered 200 without a Success/Failed status", answer, in_doubt=True)
+
+
+def _with_message(answer: ProviderAnswer, message: str | None) -> ProviderAnswer:
+    return ProviderAnswer(answer.http_status, answer.body, message, answer.case_id)
+
+
+def _message(body: Any) -> str | None:
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else None
+
+
+def _field_errors(body: Any) -> str:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, dict) or not errors:
+        message = _message(body)
+        return f": {message}" if message else ""
+    parts = []
+    for field, problems in errors.items():
+        text = ", ".join(str(p) for p in problems) if isinstance(problems, list) else str(problems)
+        parts.append(f"{field}: {text}")
+    return ": " + "; ".join(parts)

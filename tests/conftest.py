@@ -1,0 +1,170 @@
+"""Fixtures shared by every test layer: fake AWS credentials, moto, Lambda context, SQS events."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "ap-southeast-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "dispute-gateway")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DisputeGateway")
+    monkeypatch.setenv("POWERTOOLS_DEV", "false")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    """Cached clients and secrets must not leak from one test's moto into the next."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import base
+
+    from dispute_gateway.store import dispute_store
+
+    def clear() -> None:
+        parameters.clear_caches()
+        base.DEFAULT_PROVIDERS.clear()
+        dispute_store.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+@dataclass
+class AwsResources:
+    table: str
+    iimmpact_queue_url: str
+    iimmpact_dlq_url: str
+    iimmpact_secret_id: str
+
+    def record(self, dispute_id: str) -> dict[str, Any] | None:
+        from dispute_gateway.store import DisputeStore
+
+        record = DisputeStore(self.table, boto3.client("dynamodb")).get(dispute_id)
+        return record.model_dump(mode="json") if record else None
+
+    def records(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        items = boto3.client("dynamodb").scan(TableName=self.table)["Items"]
+        deserializer = TypeDeserializer()
+        return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items]
+
+    def dead_letters(self, queue_url: str) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        return messages
+
+
+@pytest.fixture
+def aws() -> Iterator[AwsResources]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="disputes",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "dispute_id", "AttributeType": "S"},
+                {"AttributeName": "reference", "AttributeType": "S"},
+                {"AttributeName": "created_at", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "dispute_id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "reference-index",
+                    "KeySchema": [
+                        {"AttributeName": "reference", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        sqs = boto3.client("sqs")
+        dlq = sqs.create_queue(QueueName="iimmpact-dlq")["QueueUrl"]
+        queue = sqs.create_queue(QueueName="iimmpact")["QueueUrl"]
+        secret = boto3.client("secretsmanager").create_secret(Name="iimmpact", SecretString="{}")["ARN"]
+        yield AwsResources("disputes", queue, dlq, secret)
+
+
+def put_secret(secret_id: str, value: dict[str, Any]) -> None:
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+
+
+class FakeLambdaContext:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:test-function"
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+def sqs_record(body: str, *, receive_count: int = 1, message_id: str | None = None, queue: str = "queue") -> dict:
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "handle-" + uuid.uuid4().hex,
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1700000000000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1700000000001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        "awsRegion": REGION,
+    }
+
+
+def sqs_event(*records: dict) -> dict:
+    return {"Records": list(records)}
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py afresh, as a cold start would, with the current environment."""
+    path = ROOT / "functions" / name / "app.py"
+    module_name = f"function_{name}_app"
+    sys.modules.pop(module_name, None)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

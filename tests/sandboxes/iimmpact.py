@@ -1,0 +1,404 @@
+"""A loopback stand-in for IIMMPACT's Report Issue call, ``POST /v2/transactions/check``.
+
+It follows the provider's documentation: v1 HMAC request signing, one support case per
+transaction, the documented 200 and 400 bodies. Queued faults (throttling, 5xx, slow or
+dropped answers, with or without the case being filed first) let retry and exactly-once
+logic be tested over real HTTP rather than against mocks.
+
+Run it for another process with ``python -m tests.sandboxes.iimmpact --port N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+CHECK_PATH = "/v2/transactions/check"
+DEFAULT_API_KEY = "iimm_sandbox_key"
+DEFAULT_HMAC_SECRET_B64 = base64.b64encode(bytes(range(32))).decode()
+
+SUCCESS_MESSAGE = (
+    "We've received your request for a status update and are in the midst of checking with the "
+    "relevant service provider. We'll keep you updated on the status of your request via email."
+)
+DUPLICATE_MESSAGE = (
+    "Sorry, a support request has already been created for this transaction. "
+    "We're working on it and will provide an update shortly."
+)
+REFUNDED_MESSAGE = (
+    "Sorry, Report Issue is not available for failed transactions as the transaction has been "
+    "automatically refunded. Please contact us at support@iimmpact.com if you need further assistance."
+)
+VALIDATION_MESSAGE = "The given data was invalid."
+INVALID_ID_MESSAGE = "Invalid transaction ID or reference ID"
+MISSING_ID_MESSAGE = "The trxid field is required when refid is not present."
+FAULT_MESSAGES = {
+    429: "Too Many Attempts.",
+    500: "Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Endpoint request timed out",
+}
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass
+class Fault:
+    status: int | None = None  # answer this status instead of the normal answer
+    act: bool = False  # file the report before the fault strikes
+    delay: float = 0.0  # seconds to sleep before answering
+    drop: bool = False  # read the body, then close the connection without answering
+
+
+@dataclass
+class ReceivedRequest:
+    headers: dict[str, str]
+    body: bytes
+    authenticated: bool
+    answered_status: int | None  # None when dropped
+
+
+def sign_v1(secret_b64: str, timestamp: str, nonce: str, method: str, query: str, body: bytes) -> str:
+    """The ``X-Signature`` value IIMMPACT expects, written from the provider's description."""
+    body_hash = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    canonical = f"v1:{timestamp}:{nonce}:{method.upper()}:{query}:{body_hash}"
+    digest = hmac.new(base64.b64decode(secret_b64), canonical.encode(), hashlib.sha256).digest()
+    return "v1=" + base64.b64encode(digest).decode()
+
+
+def reported_id(report: Any) -> str | None:
+    """The id a report names: trxid takes precedence over refid, as documented."""
+    if not isinstance(report, dict):
+        return None
+    for field in ("trxid", "refid"):
+        value = report.get(field)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _validation_errors(report: Any) -> dict[str, list[str]]:
+    if not isinstance(report, dict):
+        return {"trxid": [MISSING_ID_MESSAGE]}
+    errors: dict[str, list[str]] = {}
+    for field in ("trxid", "refid"):
+        if report.get(field) is not None and not isinstance(report[field], str):
+            # The provider reports every id problem under trxid, even one about refid.
+            errors.setdefault("trxid", []).append(f"The {field} must be a string.")
+    if "trxid" not in errors and reported_id(report) is None:
+        errors["trxid"] = [MISSING_ID_MESSAGE]
+    emails = report.get("user_email")
+    if emails is not None and not isinstance(emails, list):
+        errors["user_email"] = ["The user email must be an array."]
+    elif emails:
+        bad = [i for i, e in enumerate(emails) if not (isinstance(e, str) and _EMAIL.fullmatch(e))]
+        if bad:
+            errors["user_email"] = [f"The user_email.{i} must be a valid email address." for i in bad]
+    return errors
+
+
+class IimmpactSandbox:
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        hmac_secret_b64: str = DEFAULT_HMAC_SECRET_B64,
+        *,
+        latency: float = 0.0,
+        timestamp_window: int = 300,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api_key = api_key
+        self.hmac_secret_b64 = hmac_secret_b64
+        self.latency = latency
+        self.timestamp_window = timestamp_window
+        self.host, self.port = host, port
+        self.base_url = ""
+        self.requests: list[ReceivedRequest] = []
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.refunded: set[str] = set()
+        self.invalid: set[str] = set()
+        self._faults: deque[Fault] = deque()
+        self._nonces: set[str] = set()
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> IimmpactSandbox:
+        self._server = _Server((self.host, self.port), self)
+        self.base_url = f"http://{self.host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        # Kept-alive connections would otherwise go on being served by a "stopped" sandbox.
+        self._server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> IimmpactSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def inject(self, *faults: Fault) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def rotate_credentials(self, api_key: str, hmac_secret_b64: str) -> None:
+        with self._lock:
+            self.api_key, self.hmac_secret_b64 = api_key, hmac_secret_b64
+
+    def reports_for(self, transaction_id: str) -> int:
+        with self._lock:
+            bodies = [r.body for r in self.requests if r.authenticated]
+        return sum(1 for body in bodies if reported_id(_parse(body)) == transaction_id)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.cases.clear()
+            self._faults.clear()
+            self._nonces.clear()
+
+    def authenticate(self, headers: Any, method: str, query: str, body: bytes) -> bool:
+        with self._lock:
+            key, secret = self.api_key, self.hmac_secret_b64
+        timestamp, nonce = headers.get("X-Timestamp") or "", headers.get("X-Nonce") or ""
+        # Header values arrive latin-1 decoded; comparing bytes keeps compare_digest total.
+        if not hmac.compare_digest((headers.get("X-Api-Key") or "").encode("latin-1"), key.encode()):
+            return False
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(time.time() - int(timestamp)) > self.timestamp_window:
+            return False
+        if not 16 <= len(nonce) <= 128:
+            return False
+        expected = sign_v1(secret, timestamp, nonce, method, query, body).encode()
+        if not hmac.compare_digest((headers.get("X-Signature") or "").encode("latin-1"), expected):
+            return False
+        # Only a correctly signed request burns its nonce, so a forged one cannot block a real one.
+        with self._lock:
+            if nonce in self._nonces:
+                return False
+            self._nonces.add(nonce)
+        return True
+
+    def answer(self, request: ReceivedRequest) -> tuple[int, dict[str, Any]] | None:
+        """The status and body for a report, or None to drop the connection unanswered."""
+        if not request.authenticated:
+            return 401, {"message": "Unauthenticated."}
+        report = _parse(request.body)
+        errors = _validation_errors(report)
+        if errors:
+            return 400, {"message": VALIDATION_MESSAGE, "errors": errors}
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else Fault()
+        filed = self._file(report) if fault.act else None
+        time.sleep(fault.delay)
+        if fault.drop:
+            return None
+        if fault.status is not None:
+            return fault.status, {"message": FAULT_MESSAGES.get(fault.status, "Error")}
+        return filed if filed is not None else self._file(report)
+
+    def _file(self, report: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        trx = reported_id(report)
+        assert trx is not None  # validation has run
+        refid = report.get("refid") or trx
+        with self._lock:
+            if trx in self.invalid or trx.startswith("INVALID"):
+                return 400, {"message": VALIDATION_MESSAGE, "errors": {"trxid": [INVALID_ID_MESSAGE]}}
+            if trx in self.refunded or trx.startswith("REFUNDED"):
+                return 200, {"data": {"refid": refid, "status": "Failed", "message": REFUNDED_MESSAGE}}
+            if trx in self.cases:
+                return 200, {"data": {"refid": refid, "status": "Failed", "message": DUPLICATE_MESSAGE}}
+            self.cases[trx] = report
+        return 200, {"data": {"refid": refid, "status": "Success", "message": SUCCESS_MESSAGE}}
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _sound(fault: Fault) -> bool:
+    status_ok = fault.status is None or (type(fault.status) is int and 100 <= fault.status <= 599)
+    return status_ok and type(fault.delay) in (int, float) and fault.delay >= 0
+
+
+def _summary(request: ReceivedRequest) -> dict[str, Any]:
+    summary = asdict(request)
+    summary["body"] = request.body.decode("utf-8", "replace")
+    summary["transaction_id"] = reported_id(_parse(request.body))
+    return summary
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], sandbox: IimmpactSandbox) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that give up mid-answer are routine in time-out tests; anything else is a bug.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def version_string(self) -> str:
+        return "iimmpact-sandbox"
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: request lines and headers carry credentials and transaction ids."""
+
+    def do_GET(self) -> None:
+        sandbox, path = self.server.sandbox, urlsplit(self.path).path
+        if path == "/_sandbox/requests":
+            with sandbox._lock:
+                received = list(sandbox.requests)
+            self._send(200, [_summary(r) for r in received])
+        elif path == "/_sandbox/cases":
+            with sandbox._lock:
+                cases = dict(sandbox.cases)
+            self._send(200, cases)
+        else:
+            self._send(404, {"message": "Not Found."})
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        sandbox, url = self.server.sandbox, urlsplit(self.path)
+        if url.path == "/_sandbox/faults":
+            self._queue_faults(body)
+        elif url.path == "/_sandbox/reset":
+            sandbox.reset()
+            self._send(200, {"reset": True})
+        elif url.path == CHECK_PATH:
+            authenticated = sandbox.authenticate(self.headers, "POST", url.query, body)
+            request = ReceivedRequest(dict(self.headers.items()), body, authenticated, None)
+            with sandbox._lock:
+                sandbox.requests.append(request)
+            outcome = sandbox.answer(request)
+            time.sleep(sandbox.latency)
+            if outcome is None:
+                self._drop()
+                return
+            request.answered_status = outcome[0]
+            extra = {"Retry-After": "1"} if outcome[0] == 429 else {}
+            self._send(*outcome, extra)
+        else:
+            self._send(404, {"message": "Not Found."})
+
+    def _queue_faults(self, body: bytes) -> None:
+        items = _parse(body)
+        items = [items] if isinstance(items, dict) else items
+        try:
+            faults = [Fault(**item) for item in items]
+        except TypeError:
+            faults = None
+        # Checked now: a bad fault would otherwise only fail later, inside some report's answer.
+        if faults is None or not all(_sound(f) for f in faults):
+            self._send(400, {"message": "Expected a JSON list of objects with Fault fields."})
+            return
+        self.server.sandbox.inject(*faults)
+        self._send(200, {"queued": len(faults)})
+
+    def _read_body(self) -> bytes | None:
+        length = self.headers.get("Content-Length") or "0"
+        if self.headers.get("Transfer-Encoding") or not _CONTENT_LENGTH.fullmatch(length):
+            # A body not framed by Content-Length would be read as the next request on this connection.
+            self.close_connection = True
+            self._send(411, {"message": "Length Required"})
+            return None
+        return self.rfile.read(int(length))
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        # A FIN with nothing written makes the client fail at once instead of waiting for a time-out.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="IIMMPACT Report Issue sandbox on loopback.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument("--hmac-secret-b64", default=DEFAULT_HMAC_SECRET_B64)
+    args = parser.parse_args(argv)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    sandbox = IimmpactSandbox(args.api_key, args.hmac_secret_b64, latency=args.latency, host=args.host, port=args.port)
+    with sandbox:
+        print(sandbox.base_url, flush=True)
+        while not stopped.wait(0.5):
+            pass
+
+
+if __name__ == "__main__":
+    main()

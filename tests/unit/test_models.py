@@ -1,0 +1,57 @@
+"""Dispute requests: validation naming the field, trxid precedence, stable identity."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from dispute_gateway.models import Dispute, IimmpactReportRequest, Source, validation_problems
+
+
+def test_trxid_wins_over_refid_as_reference() -> None:
+    request = IimmpactReportRequest.model_validate({"refid": "R-1", "trxid": "T-1"})
+    assert request.reference == "T-1"
+    assert IimmpactReportRequest.model_validate({"refid": "R-1"}).reference == "R-1"
+
+
+def test_a_request_must_name_a_transaction() -> None:
+    with pytest.raises(ValidationError) as error:
+        IimmpactReportRequest.model_validate({"user_email": ["a@example.com"]})
+    assert "refid or trxid" in validation_problems(error.value)[0]["message"]
+
+
+def test_invalid_email_is_named_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as error:
+        IimmpactReportRequest.model_validate({"trxid": "T-1", "user_email": ["secret-person-at-example.com"]})
+    problems = validation_problems(error.value)
+    assert problems[0]["field"] == "user_email.0"
+    assert "secret-person" not in str(problems)
+
+
+def test_unknown_field_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError) as error:
+        IimmpactReportRequest.model_validate({"trxid": "T-1", "amount": 5})
+    assert validation_problems(error.value)[0]["field"] == "amount"
+
+
+def test_same_content_is_the_same_dispute_whatever_the_email_order_or_case() -> None:
+    first = IimmpactReportRequest.model_validate({"trxid": "T-1", "user_email": ["a@x.com", "B@y.com"]})
+    second = IimmpactReportRequest.model_validate({"trxid": "T-1", "user_email": ["b@y.com", "a@x.com", "a@x.com"]})
+    assert Dispute.from_request(first, Source.SQS).dispute_id == Dispute.from_request(second, Source.API).dispute_id
+
+
+def test_idempotency_key_identifies_the_dispute_not_the_content() -> None:
+    keyed = IimmpactReportRequest.model_validate({"trxid": "T-1", "idempotency_key": "k-1"})
+    other = IimmpactReportRequest.model_validate({"trxid": "T-2", "idempotency_key": "k-1"})
+    assert Dispute.from_request(keyed, Source.SQS).dispute_id == Dispute.from_request(other, Source.SQS).dispute_id
+    assert (
+        Dispute.from_request(keyed, Source.SQS).request_fingerprint
+        != Dispute.from_request(other, Source.SQS).request_fingerprint
+    )
+
+
+def test_provider_body_carries_only_documented_fields() -> None:
+    request = IimmpactReportRequest.model_validate(
+        {"trxid": "T-1", "user_email": ["a@x.com", "a@x.com"], "idempotency_key": "k"}
+    )
+    assert request.provider_body() == {"trxid": "T-1", "user_email": ["a@x.com"]}
