@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import logging
 import sys
 import uuid
 from collections.abc import Iterator
@@ -50,6 +52,19 @@ def fresh_caches() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Everything the shared Powertools logger writes, through its real (redacting) formatter."""
+    from dispute_gateway.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
 
 
 @dataclass

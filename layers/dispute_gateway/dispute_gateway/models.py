@@ -208,11 +208,14 @@ class DisputeRecord(BaseModel):
     provider_message: str | None = None
     provider_case_id: str | None = None
     error: str | None = None
-    # Internal bookkeeping, not part of what callers read.
-    request_fingerprint: str = Field(exclude=True)
-    in_doubt: bool = Field(False, exclude=True)
-    lease_token: str | None = Field(None, exclude=True)
-    lease_expires_at: float | None = Field(None, exclude=True)
+    # Internal bookkeeping, stored but not part of what callers read.
+    request_fingerprint: str
+    in_doubt: bool = False
+    lease_token: str | None = None
+    lease_expires_at: float | None = None
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True, exclude=_INTERNAL_FIELDS)
+
+
+_INTERNAL_FIELDS = {"request_fingerprint", "in_doubt", "lease_token", "lease_expires_at"}

@@ -100,8 +100,11 @@ class DisputeWorker:
         async def handle(record: SQSRecord) -> None:
             await self._in_pool(self.process_message, record, deadline)
 
+        # A batch whose every record must come back is still an answer, not a crash: listing
+        # them all keeps a provider outage from counting as Lambda errors.
+        processor = AsyncBatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
         response = async_process_partial_response(
-            event=event, record_handler=handle, processor=AsyncBatchProcessor(EventType.SQS), context=context
+            event=event, record_handler=handle, processor=processor, context=context
         )
         return dict(response)
 

@@ -1,0 +1,54 @@
+"""Handlers over moto (in-process) and the provider sandboxes (real HTTP on loopback)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import AwsResources, load_function, put_secret
+from tests.sandboxes.iimmpact import IimmpactSandbox
+
+
+@pytest.fixture(scope="session")
+def iimmpact_sandbox_server() -> Iterator[IimmpactSandbox]:
+    with IimmpactSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def iimmpact_sandbox(iimmpact_sandbox_server: IimmpactSandbox) -> Iterator[IimmpactSandbox]:
+    sandbox = iimmpact_sandbox_server
+    original = (sandbox.api_key, sandbox.hmac_secret_b64)
+    sandbox.reset()
+    sandbox.latency = 0.0
+    yield sandbox
+    sandbox.rotate_credentials(*original)
+    sandbox.reset()
+
+
+@pytest.fixture
+def iimmpact_app(
+    aws: AwsResources, iimmpact_sandbox: IimmpactSandbox, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., ModuleType]:
+    """A cold start of the iimmpact_report function wired to moto and the sandbox."""
+    put_secret(
+        aws.iimmpact_secret_id,
+        {"api_key": iimmpact_sandbox.api_key, "hmac_secret": iimmpact_sandbox.hmac_secret_b64},
+    )
+
+    def cold_start(**environment: str) -> ModuleType:
+        defaults = {
+            "DISPUTES_TABLE": aws.table,
+            "IIMMPACT_BASE_URL": iimmpact_sandbox.base_url,
+            "IIMMPACT_SECRET_ID": aws.iimmpact_secret_id,
+            "DEAD_LETTER_QUEUE_URL": aws.iimmpact_dlq_url,
+            "QUEUE_MAX_RECEIVE_COUNT": "3",
+            "PROVIDER_READ_TIMEOUT_SECONDS": "1",
+        }
+        for name, value in {**defaults, **environment}.items():
+            monkeypatch.setenv(name, value)
+        return load_function("iimmpact_report")
+
+    return cold_start
