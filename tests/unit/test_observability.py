@@ -9,9 +9,7 @@ from dispute_gateway.observability import REDACTED, logger, redact, secret_value
 
 def test_emails_signatures_and_known_secrets_are_redacted() -> None:
     secret_values.add("iimm_live_0123456789abcdef")
-    text = redact(
-        "mail Jane.Doe+x@sub.example.co.uk key iimm_live_0123456789abcdef sig v1=q83vEjRWeJA0Ew+/abc= end"
-    )
+    text = redact("mail Jane.Doe+x@sub.example.co.uk key iimm_live_0123456789abcdef sig v1=q83vEjRWeJA0Ew+/abc= end")
     assert "Jane.Doe" not in text and "example.co.uk" not in text
     assert "iimm_live" not in text
     assert "q83vEjRWeJA0Ew" not in text

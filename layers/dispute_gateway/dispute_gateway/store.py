@@ -107,33 +107,10 @@ class DisputeStore:
     # -- creation -------------------------------------------------------------------------
     def create(self, dispute: Dispute) -> tuple[DisputeRecord, bool]:
         """The dispute's record, and whether this call created it. Raises IdempotencyConflict."""
-        now = utc_now()
-        record = DisputeRecord(
-            dispute_id=dispute.dispute_id,
-            provider=dispute.provider,
-            reference=dispute.reference,
-            source=dispute.source,
-            status=Status.RECEIVED,
-            created_at=now,
-            updated_at=now,
-            request_fingerprint=dispute.request_fingerprint,
-        )
-        return self._put_once(record)
+        return self._put_once(_new_record(dispute, Status.RECEIVED))
 
     def create_rejected(self, invalid: InvalidDispute) -> tuple[DisputeRecord, bool]:
-        now = utc_now()
-        record = DisputeRecord(
-            dispute_id=invalid.dispute_id,
-            provider=invalid.provider,
-            reference=invalid.reference,
-            source=invalid.source,
-            status=Status.REJECTED,
-            created_at=now,
-            updated_at=now,
-            error=invalid.reason,
-            request_fingerprint=invalid.request_fingerprint,
-        )
-        return self._put_once(record)
+        return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason))
 
     def _put_once(self, record: DisputeRecord) -> tuple[DisputeRecord, bool]:
         item = record.model_dump(mode="json")
@@ -268,6 +245,21 @@ class _ConditionFailed(Exception):
         if self._record is None:
             raise StoreError("conditional write failed on a record that does not exist")
         return self._record
+
+
+def _new_record(dispute: Dispute | InvalidDispute, status: Status, **fields: Any) -> DisputeRecord:
+    now = utc_now()
+    return DisputeRecord(
+        dispute_id=dispute.dispute_id,
+        provider=dispute.provider,
+        reference=dispute.reference,
+        source=dispute.source,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        request_fingerprint=dispute.request_fingerprint,
+        **fields,
+    )
 
 
 def _values(**values: Any) -> dict[str, Any]:
