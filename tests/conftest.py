@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,15 @@ import pytest
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Set before any test module imports the shared package: Powertools reads these when its
+# Logger/Metrics/Tracer are created, as Lambda's environment would be set before a cold start.
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "dispute-gateway",
+    "POWERTOOLS_METRICS_NAMESPACE": "DisputeGateway",
+}
+os.environ.update(POWERTOOLS_ENVIRONMENT)
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 
@@ -30,9 +40,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "dispute-gateway")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DisputeGateway")
+    for name, value in POWERTOOLS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
 
 
