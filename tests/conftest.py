@@ -98,10 +98,10 @@ class AwsResources:
 
     def dead_letters(self, queue_url: str) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
-        messages = sqs.receive_message(
+        response = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        return messages
+        )
+        return [dict(message) for message in response.get("Messages", [])]
 
 
 @pytest.fixture

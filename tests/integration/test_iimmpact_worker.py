@@ -122,8 +122,7 @@ def test_crash_mid_call_is_resolved_on_the_next_delivery(aws, iimmpact_sandbox, 
     app = iimmpact_app()
     dispute = Dispute.from_request(IimmpactReportRequest.model_validate(REPORT), Source.SQS)
     store = dispute_store(aws.table)
-    store.create(dispute)
-    store.begin_attempt(store.claim(dispute.dispute_id, lease_seconds=0))
+    store.begin_attempt(store.claim(dispute, lease_seconds=0))
     iimmpact_sandbox.cases["T-1001"] = dict(REPORT)  # the lost call did reach IIMMPACT
 
     assert deliver(app, REPORT, receive_count=2) == []
@@ -139,8 +138,7 @@ def test_delivery_while_another_holds_the_claim_comes_back_later(aws, iimmpact_s
     app = iimmpact_app()
     dispute = Dispute.from_request(IimmpactReportRequest.model_validate(REPORT), Source.SQS)
     store = dispute_store(aws.table)
-    store.create(dispute)
-    store.claim(dispute.dispute_id, lease_seconds=300)
+    store.claim(dispute, lease_seconds=300)
 
     assert deliver(app, REPORT, receive_count=2) == ["m-1"]
     assert iimmpact_sandbox.requests == []

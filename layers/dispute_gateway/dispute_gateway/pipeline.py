@@ -150,14 +150,11 @@ class DisputeWorker:
                 logger.info("Dispute rejected: invalid request", extra={"reason": dispute.reason})
                 count_outcome(Status.REJECTED)
             return record
-        record, _ = self._store.create(dispute)
-        if record.status.is_final:
-            logger.info("Dispute already settled", extra={"status": record.status.value})
-            return record
         try:
-            claim = self._store.claim(dispute.dispute_id, lease_seconds=deadline.remaining)
+            claim = self._store.claim(dispute, lease_seconds=deadline.remaining)
         except ClaimRefused as refused:
             if refused.is_final:
+                logger.info("Dispute already settled", extra={"status": refused.record.status.value})
                 return refused.record
             raise RetryLater(f"dispute {dispute.dispute_id} is being sent by another delivery") from None
         try:

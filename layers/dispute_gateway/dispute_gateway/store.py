@@ -129,20 +129,31 @@ class DisputeStore:
         return existing, False
 
     # -- the sending lease ----------------------------------------------------------------
-    def claim(self, dispute_id: str, lease_seconds: float) -> Claim:
-        """Take the right to send: from received/failed, or from an abandoned `submitting`."""
+    def claim(self, dispute: Dispute, lease_seconds: float) -> Claim:
+        """Take the right to send, creating the record if it is new: one conditional write.
+
+        Claimable: a new dispute, a `received` or `failed` one, or a `submitting` one whose
+        earlier holder's lease has run out (that invocation ended, or crashed mid-call).
+        """
         token = uuid.uuid4().hex
         now = time.time()
+        new = _new_record(dispute, Status.SUBMITTING)
         try:
             response = self._call(
                 "update_item",
-                Key=self._key(dispute_id),
-                UpdateExpression="SET #s = :submitting, lease_token = :t, lease_expires_at = :exp, updated_at = :u",
-                ConditionExpression=(
-                    "attribute_exists(dispute_id) AND (#s IN (:received, :failed) OR "
-                    "(#s = :submitting AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))"
+                Key=self._key(dispute.dispute_id),
+                UpdateExpression=(
+                    "SET #s = :submitting, lease_token = :t, lease_expires_at = :exp, updated_at = :u, "
+                    "provider = if_not_exists(provider, :provider), #r = if_not_exists(#r, :reference), "
+                    "#src = if_not_exists(#src, :source), created_at = if_not_exists(created_at, :u), "
+                    "request_fingerprint = if_not_exists(request_fingerprint, :fp), "
+                    "attempts = if_not_exists(attempts, :zero)"
                 ),
-                ExpressionAttributeNames={"#s": "status"},
+                ConditionExpression=(
+                    "attribute_not_exists(dispute_id) OR (request_fingerprint = :fp AND (#s IN (:received, :failed) "
+                    "OR (#s = :submitting AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now))))"
+                ),
+                ExpressionAttributeNames={"#s": "status", "#r": "reference", "#src": "source"},
                 ExpressionAttributeValues=_values(
                     submitting=Status.SUBMITTING.value,
                     received=_CLAIMABLE[0],
@@ -150,12 +161,19 @@ class DisputeStore:
                     t=token,
                     exp=Decimal(str(round(now + lease_seconds, 3))),
                     now=Decimal(str(round(now, 3))),
-                    u=utc_now(),
+                    u=new.created_at,
+                    provider=new.provider.value,
+                    reference=new.reference,
+                    source=new.source.value,
+                    fp=new.request_fingerprint,
+                    zero=0,
                 ),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except _ConditionFailed as failed:
+            if failed.record.request_fingerprint != dispute.request_fingerprint:
+                raise IdempotencyConflict(failed.record) from None
             raise ClaimRefused(failed.record) from None
         return Claim(_from_item(response["Attributes"]), token)
 
@@ -164,11 +182,7 @@ class DisputeStore:
         self._update(
             claim,
             "SET attempts = if_not_exists(attempts, :zero) + :one, in_doubt = :yes",
-            {
-                "zero": 0,
-                "one": 1,
-                "yes": True,
-            },
+            {"zero": 0, "one": 1, "yes": True},
         )
 
     def finish(self, claim: Claim, status: Status, **fields: Any) -> DisputeRecord:

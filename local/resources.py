@@ -1,0 +1,158 @@
+"""Creating the template's tables, queues and secrets on the embedded AWS, and answering
+`!Ref` / `!GetAtt` for them once they exist."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Protocol
+
+from .intrinsics import as_text, is_resolved, resolve
+from .template import QueueSpec, StackModel
+
+
+class ClientFactory(Protocol):
+    def client(self, service: str) -> Any: ...
+
+
+class LocalResources:
+    """The stack's resources on the endpoint `clients` point at, by logical id."""
+
+    def __init__(
+        self, model: StackModel, clients: ClientFactory, *, visibility_timeout_override: int | None = None
+    ) -> None:
+        self._model = model
+        self._clients = clients
+        self._visibility_override = visibility_timeout_override
+        # CloudFormation names unnamed resources <stack>-<logical id>-<random>; the random part
+        # also keeps caches keyed by name (clients, stores) from reaching an earlier local stack.
+        self._suffix = uuid.uuid4().hex[:12].upper()
+        self.refs: dict[str, str] = {}
+        self.attributes: dict[tuple[str, str], str] = {}
+
+    # -- intrinsics ------------------------------------------------------------------------------
+    def ref(self, logical_id: str) -> str | None:
+        return self.refs.get(logical_id)
+
+    def get_att(self, logical_id: str, attribute: str) -> str | None:
+        return self.attributes.get((logical_id, attribute))
+
+    def resolve(self, value: Any, what: str) -> Any:
+        """`value` with every intrinsic resolved; an error naming `what` if one cannot be."""
+        resolved = resolve(value, self._model.scope.with_resources(self.ref, self.get_att))
+        if not is_resolved(resolved):
+            raise ValueError(f"{what}: cannot resolve {json.dumps(resolved)} locally")
+        return resolved
+
+    # -- creation --------------------------------------------------------------------------------
+    def create_all(self) -> None:
+        self._create_tables()
+        self._create_queues()
+        self._create_secrets()
+        for logical_id in self._model.functions:
+            name = self._generated_name(logical_id)
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = (
+                f"arn:aws:lambda:{self._model.region}:{self._model.account}:function:{name}"
+            )
+
+    def _generated_name(self, logical_id: str) -> str:
+        return f"{self._model.stack_name}-{logical_id}-{self._suffix}"
+
+    def _create_tables(self) -> None:
+        dynamodb = self._clients.client("dynamodb")
+        for logical_id, table in self._model.tables.items():
+            name = table.name or self._generated_name(logical_id)
+            # On-demand billing, as the template's tables: no throughput to give.
+            request: dict[str, Any] = {
+                "TableName": name,
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": table.key_schema,
+                "AttributeDefinitions": table.attribute_definitions,
+            }
+            if table.global_secondary_indexes:
+                request["GlobalSecondaryIndexes"] = [_index(index) for index in table.global_secondary_indexes]
+            if table.local_secondary_indexes:
+                request["LocalSecondaryIndexes"] = [_index(index) for index in table.local_secondary_indexes]
+            description = dynamodb.create_table(**request)["TableDescription"]
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = description["TableArn"]
+
+    def _create_queues(self) -> None:
+        sqs = self._clients.client("sqs")
+        for queue in _dead_letter_queues_first(self._model.queues):
+            name = queue.name or self._generated_name(queue.logical_id) + (".fifo" if queue.fifo else "")
+            attributes = self._queue_attributes(queue)
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.refs[queue.logical_id] = url
+            self.attributes.update(
+                {
+                    (queue.logical_id, "Arn"): arn,
+                    (queue.logical_id, "QueueName"): name,
+                    (queue.logical_id, "QueueUrl"): url,
+                }
+            )
+
+    def _queue_attributes(self, queue: QueueSpec) -> dict[str, str]:
+        values = self.resolve(queue.attributes, f"queue {queue.logical_id}")
+        attributes = {
+            name: json.dumps(value) if isinstance(value, dict) else as_text(value) for name, value in values.items()
+        }
+        visibility = self._visibility_override if self._visibility_override is not None else queue.visibility_timeout
+        if visibility is not None:
+            attributes["VisibilityTimeout"] = str(visibility)
+        if queue.fifo:
+            attributes["FifoQueue"] = "true"
+        if queue.dead_letter_queue is not None:
+            target = self.get_att(queue.dead_letter_queue, "Arn")
+            if target is None:
+                raise ValueError(
+                    f"queue {queue.logical_id}: its dead-letter queue {queue.dead_letter_queue} is unknown"
+                )
+            policy = {"deadLetterTargetArn": target, "maxReceiveCount": queue.max_receive_count}
+            attributes["RedrivePolicy"] = json.dumps(policy)
+        return attributes
+
+    def _create_secrets(self) -> None:
+        secrets = self._clients.client("secretsmanager")
+        for logical_id, secret in self._model.secrets.items():
+            request: dict[str, Any] = {"Name": secret.name or self._generated_name(logical_id)}
+            if secret.secret_string is not None:
+                request["SecretString"] = self.resolve(secret.secret_string, f"secret {logical_id}")
+            if secret.description is not None:
+                request["Description"] = self.resolve(secret.description, f"secret {logical_id}")
+            arn = secrets.create_secret(**request)["ARN"]
+            self.refs[logical_id] = arn
+            self.attributes[(logical_id, "Id")] = arn
+
+    def put_secret(self, logical_id: str, value: dict[str, Any]) -> None:
+        self._clients.client("secretsmanager").put_secret_value(
+            SecretId=self.refs[logical_id], SecretString=json.dumps(value)
+        )
+
+
+def _attribute(value: Any) -> str:
+    # Policies are JSON documents in the template; SQS takes them as strings.
+    return json.dumps(value) if isinstance(value, dict | list) else as_text(value)
+
+
+def _index(index: dict[str, Any]) -> dict[str, Any]:
+    # A throughput setting would be refused next to on-demand billing.
+    return {key: value for key, value in index.items() if key != "ProvisionedThroughput"}
+
+
+def _dead_letter_queues_first(queues: dict[str, QueueSpec]) -> list[QueueSpec]:
+    """Queues in an order where every dead-letter queue exists before the queues that redrive to it."""
+    ordered: list[QueueSpec] = []
+    placed: set[str] = set()
+    pending = list(queues.values())
+    while pending:
+        ready = [q for q in pending if q.dead_letter_queue is None or q.dead_letter_queue in placed]
+        if not ready:
+            names = ", ".join(q.logical_id for q in pending)
+            raise ValueError(f"queues whose dead-letter queue is not a queue of the template: {names}")
+        ordered.extend(ready)
+        placed.update(q.logical_id for q in ready)
+        pending = [q for q in pending if q.logical_id not in placed]
+    return ordered

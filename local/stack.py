@@ -1,0 +1,250 @@
+"""The whole service on one machine, no Docker and no AWS account.
+
+moto's server plays AWS on loopback, with the tables, queues and secrets of template.yaml;
+the functions run in this process, loaded from their CodeUri and Handler, and one poller
+thread per SQS event source plays Lambda's event source mapping. Provider sandboxes stand in
+for the providers (see `local.providers`).
+
+    with LocalStack(providers=[iimmpact(sandbox)]) as stack:
+        stack.send_message("IimmpactQueue", '{"trxid": "T-1"}')
+
+The functions share this process: see `local.runtime` for what that limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from .aws import EmbeddedAws
+from .intrinsics import as_text
+from .poller import SqsPoller
+from .providers import ProviderWiring
+from .resources import LocalResources
+from .runtime import LocalFunction, load_handler
+from .template import DEFAULT_REGION, LOCAL_STACK_NAME, TEMPLATE, load_model, referenced_id
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# No X-Ray daemon runs locally.
+LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+# Each of these would send some AWS calls past AWS_ENDPOINT_URL, or sign them as a real identity.
+_CLEARED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+_CLEARED_PREFIXES = ("AWS_ENDPOINT_URL_", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+_STOP_GRACE_SECONDS = 5
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        template: Path = TEMPLATE,
+        providers: Iterable[ProviderWiring] = (),
+        parameter_overrides: Mapping[str, Any] | None = None,
+        environment_overrides: Mapping[str, Mapping[str, str]] | None = None,
+        visibility_timeout_override: int | None = None,
+        batching_window_override: float | None = None,
+        poll: bool = True,
+        region: str = DEFAULT_REGION,
+        stack_name: str = LOCAL_STACK_NAME,
+        aws_in_separate_process: bool = True,
+    ) -> None:
+        """`environment_overrides` is by function logical id; the overrides of visibility time-out
+        (every queue) and batching window (every event source) make retries quick locally;
+        `poll=False` creates everything but leaves invoking the functions to the caller."""
+        self.model = load_model(template, parameter_overrides, region=region, stack_name=stack_name)
+        self._providers = list(providers)
+        self._environment_overrides = {name: dict(values) for name, values in (environment_overrides or {}).items()}
+        self._visibility_override = visibility_timeout_override
+        self._window_override = batching_window_override
+        self._poll = poll
+        self._aws = EmbeddedAws(separate_process=aws_in_separate_process)
+        self._saved_environment: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
+        self._resources: LocalResources | None = None
+        self.endpoint_url = ""
+        self.functions: dict[str, LocalFunction] = {}
+        self.function_environments: dict[str, dict[str, str]] = {}
+        self.pollers: list[SqsPoller] = []
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        try:
+            self._start_aws()
+            self._resources = LocalResources(self.model, self, visibility_timeout_override=self._visibility_override)
+            self._resources.create_all()
+            self.function_environments = self._function_environments()
+            self._load_functions()
+            if self._poll:
+                self._start_pollers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Pollers first (an invocation under way finishes), then the embedded AWS; the environment is restored."""
+        for poller in self.pollers:
+            poller.stop(poller.function.timeout_seconds + _STOP_GRACE_SECONDS)
+        self.pollers.clear()
+        if self.endpoint_url:
+            # The embedded AWS is going away: a failed courtesy call to it does not matter.
+            with contextlib.suppress(requests.RequestException):
+                requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=5)
+        self._aws.stop()
+        self._clients.clear()
+        _reset_library_caches()
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- what callers use ------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        """A boto3 client of the embedded AWS (independent of this process's environment)."""
+        if service not in self._clients:
+            session: Any = boto3.session.Session(
+                region_name=self.model.region,
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            )
+            self._clients[service] = session.client(service, endpoint_url=self.endpoint_url)
+        return self._clients[service]
+
+    def ref(self, logical_id: str) -> str:
+        """What `!Ref` gives: a table's name, a queue's URL, a secret's ARN."""
+        value = self._created.ref(logical_id)
+        if value is None:
+            raise KeyError(f"{logical_id} is not a resource of the local stack")
+        return value
+
+    def arn(self, logical_id: str) -> str:
+        value = self._created.get_att(logical_id, "Arn") or self._created.get_att(logical_id, "Id")
+        if value is None:
+            raise KeyError(f"{logical_id} has no ARN in the local stack")
+        return value
+
+    def send_message(self, queue: str, body: str, **parameters: Any) -> str:
+        """Put `body` on the queue with logical id `queue`; the message id."""
+        response = self.client("sqs").send_message(QueueUrl=self.ref(queue), MessageBody=body, **parameters)
+        return str(response["MessageId"])
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return self.functions[function].invoke(event)
+
+    @property
+    def _created(self) -> LocalResources:
+        if self._resources is None:
+            raise RuntimeError("the local stack is not started")
+        return self._resources
+
+    # -- start-up steps ---------------------------------------------------------------------------
+    def _start_aws(self) -> None:
+        # Werkzeug would log every AWS call the functions make.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.endpoint_url = self._aws.start()
+        cleared = [name for name in os.environ if name in _CLEARED_VARIABLES or name.startswith(_CLEARED_PREFIXES)]
+        process = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.model.region,
+            "AWS_REGION": self.model.region,
+            **FAKE_CREDENTIALS,
+        }
+        self._saved_environment = {name: os.environ.get(name) for name in [*process, *cleared]}
+        for name in cleared:
+            del os.environ[name]
+        os.environ.update(process)
+        _reset_library_caches()
+
+    def _function_environments(self) -> dict[str, dict[str, str]]:
+        environments: dict[str, dict[str, str]] = {}
+        for logical_id, spec in self.model.functions.items():
+            values = self._created.resolve(spec.environment, f"environment of {logical_id}")
+            environments[logical_id] = {name: as_text(value) for name, value in values.items()}
+            environments[logical_id].update(LOCAL_FUNCTION_ENVIRONMENT)
+        for wiring in self._providers:
+            self._wire(wiring, environments)
+        for logical_id, overrides in self._environment_overrides.items():
+            if logical_id not in environments:
+                raise KeyError(f"environment override for {logical_id}, not a function of the template")
+            environments[logical_id].update(overrides)
+        return environments
+
+    def _wire(self, wiring: ProviderWiring, environments: dict[str, dict[str, str]]) -> None:
+        wired = [lid for lid, spec in self.model.functions.items() if wiring.base_url_variable in spec.environment]
+        if not wired:
+            raise ValueError(f"no function of the template declares {wiring.base_url_variable}")
+        for logical_id in wired:
+            environments[logical_id][wiring.base_url_variable] = wiring.base_url
+            secret = referenced_id(self.model.functions[logical_id].environment.get(wiring.secret_variable))
+            if secret not in self.model.secrets:
+                raise ValueError(f"{logical_id}: {wiring.secret_variable} is not a !Ref of a secret of the template")
+            self._created.put_secret(secret, dict(wiring.secret_value))
+
+    def _load_functions(self) -> None:
+        # One at a time: each function's environment is in place only while its module is imported.
+        for logical_id, spec in self.model.functions.items():
+            handler = load_handler(
+                spec.code_dir, spec.handler, self.function_environments[logical_id], f"local_function_{logical_id}"
+            )
+            self.functions[logical_id] = LocalFunction(
+                name=self._created.ref(logical_id) or logical_id,
+                handler=handler,
+                timeout_seconds=spec.timeout_seconds,
+                memory_mb=spec.memory_mb,
+                region=self.model.region,
+                account=self.model.account,
+            )
+
+    def _start_pollers(self) -> None:
+        for logical_id, spec in self.model.functions.items():
+            for source in spec.event_sources:
+                if not source.enabled:
+                    continue
+                window = self._window_override if self._window_override is not None else source.batching_window_seconds
+                poller = SqsPoller(
+                    sqs=self.client("sqs"),
+                    queue_url=self.ref(source.queue),
+                    queue_arn=self.arn(source.queue),
+                    source=source,
+                    function=self.functions[logical_id],
+                    region=self.model.region,
+                    batching_window_seconds=window,
+                )
+                poller.start()
+                self.pollers.append(poller)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    """The first truthy result of `condition`, polled until `timeout` seconds have passed; else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() >= deadline:
+            return result or None
+        time.sleep(interval)
+
+
+def _reset_library_caches() -> None:
+    """On Lambda a cold start is a new process. Here, library caches that hold AWS clients (made
+    for another stack's endpoint) or secret values are emptied when a stack starts and stops."""
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:
+        parameters.clear_caches()
+        parameters.base.DEFAULT_PROVIDERS.clear()

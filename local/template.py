@@ -1,0 +1,316 @@
+"""template.yaml as the local stack sees it: the SAM transform's output, reduced to what runs locally.
+
+The model is read from the transformed CloudFormation (not the SAM source), so Globals, event
+sources and defaults come out exactly as a deployment would get them. Parameters and
+conditions are resolved here; references to resources are kept as written, since names, URLs
+and ARNs only exist once the local stack has created the resources.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from .intrinsics import Scope, resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+DEFAULT_REGION = "ap-southeast-1"
+# moto's default account, so ARNs built here match the ones the embedded AWS returns.
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_STACK_NAME = "dispute-gateway-local"
+_PACKAGE_BUCKET = "artifacts"
+
+
+# -- reading and transforming -------------------------------------------------------------
+def read_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The SAM template as written; short-form tags (`!Ref`, `!Sub`...) become their long form."""
+    template: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
+    return template
+
+
+class _NoManagedPolicies:
+    """Policy loader for the translator: the template names managed policies only by ARN,
+    so no IAM lookup (and no AWS account) is needed."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def as_packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """Point local code folders at S3, as `sam package` does, since the translator accepts only S3 URIs.
+
+    The S3 key is the folder relative to the template, so the folder can be read back from it.
+    """
+    packaged = copy.deepcopy(template)
+    for resource in packaged.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://{_PACKAGE_BUCKET}/{properties[key].strip('/')}"
+    return packaged
+
+
+def default_parameters(template: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every template parameter at its default, unless overridden."""
+    values = {name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
+    unknown = set(overrides or {}) - set(template.get("Parameters", {}))
+    if unknown:
+        raise ValueError(f"unknown template parameters: {', '.join(sorted(unknown))}")
+    values.update(overrides or {})
+    return values
+
+
+def pseudo_parameters(
+    region: str = DEFAULT_REGION, account: str = LOCAL_ACCOUNT, stack_name: str | None = None
+) -> dict[str, str]:
+    values = {
+        "AWS::Region": region,
+        "AWS::Partition": "aws",
+        "AWS::AccountId": account,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    if stack_name is not None:
+        values["AWS::StackName"] = stack_name
+    return values
+
+
+@contextlib.contextmanager
+def _environment_variable(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def sam_transform(
+    template: dict[str, Any], parameter_values: Mapping[str, Any], region: str = DEFAULT_REGION
+) -> dict[str, Any]:
+    """The CloudFormation template the SAM transform makes of `template` (no AWS account needed)."""
+    # The translator builds a boto3 session for the pseudo parameters; it must find a region.
+    with _environment_variable("AWS_DEFAULT_REGION", region):
+        result: dict[str, Any] = transform(as_packaged(template), dict(parameter_values), _NoManagedPolicies())
+    # The translator records metrics on a process-wide object; unpublished, the next transform's
+    # replacement would warn about them when the old one is collected.
+    MetricsMethodWrapperSingleton.get_instance().publish()
+    return result
+
+
+# -- the model ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TableSpec:
+    logical_id: str
+    name: str | None  # TableName, when the template fixes it
+    key_schema: list[dict[str, str]]
+    attribute_definitions: list[dict[str, str]]
+    global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
+    local_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str | None  # QueueName, when the template fixes it
+    visibility_timeout: int | None
+    dead_letter_queue: str | None  # logical id of the RedrivePolicy's target
+    max_receive_count: int | None
+    fifo: bool = False
+    # Other CloudFormation properties that map to SQS queue attributes, as given.
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    logical_id: str
+    name: str | None
+    secret_string: str | None  # the template's placeholder value
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    logical_id: str
+    queue: str  # logical id of the queue
+    batch_size: int
+    batching_window_seconds: float
+    function_response_types: tuple[str, ...]
+    maximum_concurrency: int | None
+    enabled: bool = True
+
+    @property
+    def reports_batch_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in self.function_response_types
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout_seconds: int
+    memory_mb: int
+    # Values as the template gives them: resource references are still intrinsics here.
+    environment: dict[str, Any]
+    event_sources: tuple[SqsEventSource, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackModel:
+    region: str
+    account: str
+    stack_name: str
+    parameters: dict[str, Any]
+    scope: Scope  # parameters, pseudo parameters and conditions, for the stack's second pass
+    tables: dict[str, TableSpec]
+    queues: dict[str, QueueSpec]
+    secrets: dict[str, SecretSpec]
+    functions: dict[str, FunctionSpec]
+
+
+# SQS event source mapping defaults, as documented for AWS::Lambda::EventSourceMapping.
+_DEFAULT_BATCH_SIZE = 10
+_DEFAULT_TIMEOUT = 3
+_DEFAULT_MEMORY = 128
+_QUEUE_ATTRIBUTES = (
+    *("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds"),
+    *("ContentBasedDeduplication", "SqsManagedSseEnabled", "RedriveAllowPolicy"),
+)
+
+
+def load_model(
+    path: Path = TEMPLATE,
+    parameter_overrides: Mapping[str, Any] | None = None,
+    *,
+    region: str = DEFAULT_REGION,
+    account: str = LOCAL_ACCOUNT,
+    stack_name: str = LOCAL_STACK_NAME,
+) -> StackModel:
+    """The resources of `path` the local stack creates and runs, parameters at their defaults unless overridden."""
+    template = read_template(path)
+    parameters = default_parameters(template, parameter_overrides)
+    cfn = sam_transform(template, {**parameters, **pseudo_parameters(region, account)}, region)
+    scope = Scope({**parameters, **pseudo_parameters(region, account, stack_name)}, cfn.get("Conditions", {}))
+    resources = {
+        logical_id: {**resource, "Properties": resolve(resource.get("Properties") or {}, scope)}
+        for logical_id, resource in cfn["Resources"].items()
+        if _included(resource, scope)
+    }
+    by_type = _by_type(resources)
+    functions = {
+        logical_id: _function(logical_id, properties, path.parent, by_type)
+        for logical_id, properties in by_type.get("AWS::Lambda::Function", {}).items()
+        if "S3Key" in (properties.get("Code") or {})
+    }
+    return StackModel(
+        region=region,
+        account=account,
+        stack_name=stack_name,
+        parameters=parameters,
+        scope=scope,
+        tables={lid: _table(lid, props) for lid, props in by_type.get("AWS::DynamoDB::Table", {}).items()},
+        queues={lid: _queue(lid, props) for lid, props in by_type.get("AWS::SQS::Queue", {}).items()},
+        secrets={lid: _secret(lid, props) for lid, props in by_type.get("AWS::SecretsManager::Secret", {}).items()},
+        functions=functions,
+    )
+
+
+def _included(resource: dict[str, Any], scope: Scope) -> bool:
+    condition = resource.get("Condition")
+    return condition is None or resolve({"Fn::If": [condition, True, False]}, scope) is not False
+
+
+def _by_type(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    grouped: dict[str, dict[str, dict[str, Any]]] = {}
+    for logical_id, resource in resources.items():
+        grouped.setdefault(resource["Type"], {})[logical_id] = resource["Properties"]
+    return grouped
+
+
+def referenced_id(reference: Any) -> str | None:
+    """The resource named by `!Ref X` or `!GetAtt X.Attr`."""
+    if isinstance(reference, dict) and "Ref" in reference:
+        return str(reference["Ref"])
+    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        target = reference["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+    return None
+
+
+def _table(logical_id: str, props: dict[str, Any]) -> TableSpec:
+    return TableSpec(
+        logical_id=logical_id,
+        name=props.get("TableName"),
+        key_schema=props["KeySchema"],
+        attribute_definitions=props["AttributeDefinitions"],
+        global_secondary_indexes=props.get("GlobalSecondaryIndexes", []),
+        local_secondary_indexes=props.get("LocalSecondaryIndexes", []),
+    )
+
+
+def _queue(logical_id: str, props: dict[str, Any]) -> QueueSpec:
+    redrive = props.get("RedrivePolicy") or {}
+    max_receive = redrive.get("maxReceiveCount")
+    return QueueSpec(
+        logical_id=logical_id,
+        name=props.get("QueueName"),
+        visibility_timeout=int(props["VisibilityTimeout"]) if "VisibilityTimeout" in props else None,
+        dead_letter_queue=referenced_id(redrive.get("deadLetterTargetArn")),
+        max_receive_count=int(max_receive) if max_receive is not None else None,
+        fifo=str(props.get("FifoQueue", "false")).lower() == "true",
+        attributes={name: props[name] for name in _QUEUE_ATTRIBUTES if name in props},
+    )
+
+
+def _secret(logical_id: str, props: dict[str, Any]) -> SecretSpec:
+    return SecretSpec(logical_id, props.get("Name"), props.get("SecretString"), props.get("Description"))
+
+
+def _function(
+    logical_id: str, props: dict[str, Any], base: Path, by_type: dict[str, dict[str, dict[str, Any]]]
+) -> FunctionSpec:
+    mappings = by_type.get("AWS::Lambda::EventSourceMapping", {})
+    queues = by_type.get("AWS::SQS::Queue", {})
+    sources = tuple(
+        _sqs_source(mapping_id, mapping)
+        for mapping_id, mapping in mappings.items()
+        if referenced_id(mapping.get("FunctionName")) == logical_id
+        and referenced_id(mapping.get("EventSourceArn")) in queues
+    )
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_dir=base / props["Code"]["S3Key"],
+        handler=props["Handler"],
+        timeout_seconds=int(props.get("Timeout", _DEFAULT_TIMEOUT)),
+        memory_mb=int(props.get("MemorySize", _DEFAULT_MEMORY)),
+        environment=dict((props.get("Environment") or {}).get("Variables") or {}),
+        event_sources=sources,
+    )
+
+
+def _sqs_source(logical_id: str, props: dict[str, Any]) -> SqsEventSource:
+    queue = referenced_id(props["EventSourceArn"])
+    assert queue is not None
+    concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return SqsEventSource(
+        logical_id=logical_id,
+        queue=queue,
+        batch_size=int(props.get("BatchSize", _DEFAULT_BATCH_SIZE)),
+        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        function_response_types=tuple(props.get("FunctionResponseTypes", ())),
+        maximum_concurrency=int(concurrency) if concurrency is not None else None,
+        enabled=str(props.get("Enabled", "true")).lower() == "true",
+    )
