@@ -82,6 +82,15 @@ class AwsResources:
     iimmpact_queue_url: str
     iimmpact_dlq_url: str
     iimmpact_secret_id: str
+    evidence_bucket: str
+    repay_queue_url: str
+    repay_dlq_url: str
+    repay_secret_id: str
+
+    def put_evidence(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        response = boto3.client("s3").put_object(Bucket=self.evidence_bucket, Key=key, Body=data, **extra)
+        return str(response["ETag"])
 
     def record(self, dispute_id: str) -> dict[str, Any] | None:
         from dispute_gateway.store import DisputeStore
@@ -131,8 +140,13 @@ def aws() -> Iterator[AwsResources]:
         sqs = boto3.client("sqs")
         dlq = sqs.create_queue(QueueName="iimmpact-dlq")["QueueUrl"]
         queue = sqs.create_queue(QueueName="iimmpact")["QueueUrl"]
-        secret = boto3.client("secretsmanager").create_secret(Name="iimmpact", SecretString="{}")["ARN"]
-        yield AwsResources("disputes", queue, dlq, secret)
+        secrets = boto3.client("secretsmanager")
+        secret = secrets.create_secret(Name="iimmpact", SecretString="{}")["ARN"]
+        boto3.client("s3").create_bucket(Bucket="evidence", CreateBucketConfiguration={"LocationConstraint": REGION})
+        repay_dlq = sqs.create_queue(QueueName="repay-dlq")["QueueUrl"]
+        repay_queue = sqs.create_queue(QueueName="repay")["QueueUrl"]
+        repay_secret = secrets.create_secret(Name="repay", SecretString="{}")["ARN"]
+        yield AwsResources("disputes", queue, dlq, secret, "evidence", repay_queue, repay_dlq, repay_secret)
 
 
 def put_secret(secret_id: str, value: dict[str, Any]) -> None:
@@ -179,6 +193,24 @@ def sqs_record(body: str, *, receive_count: int = 1, message_id: str | None = No
 
 def sqs_event(*records: dict) -> dict:
     return {"Records": list(records)}
+
+
+def s3_notification(bucket: str, key: str, etag: str, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
+    """One record of an S3 event notification; S3 URL-encodes the key (spaces as '+')."""
+    from urllib.parse import quote_plus
+
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": "2026-11-21T06:00:00.000Z",
+        "eventName": event_name,
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key, safe="/"), "size": 20, "eTag": etag.strip('"'), "sequencer": "0A1B"},
+        },
+    }
 
 
 def load_function(name: str) -> ModuleType:

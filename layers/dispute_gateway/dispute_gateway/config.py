@@ -13,6 +13,12 @@ from typing import Annotated, Self, TypeVar
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
+MiB = 1024 * 1024
+# Evidence limits: any value up to the Lambda's own limits works, since evidence is streamed.
+DEFAULT_EVIDENCE_MAX_FILES = 10
+DEFAULT_EVIDENCE_MAX_FILE_BYTES = 25 * MiB
+DEFAULT_EVIDENCE_MAX_TOTAL_BYTES = 100 * MiB
+DEFAULT_EVIDENCE_ALLOWED_TYPES = "application/pdf,image/png,image/jpeg"
 DEFAULT_WORKER_CONCURRENCY = 10
 
 
@@ -74,6 +80,40 @@ class IimmpactWorkerSettings(WorkerSettings):
     @property
     def base_url(self) -> str:
         return str(self.iimmpact_base_url).rstrip("/")
+
+
+class EvidenceSettings(_Settings):
+    """Where evidence lives and what is accepted: the same rules for the API and the Repay worker."""
+
+    evidence_bucket: NonEmpty = Field(alias="EVIDENCE_BUCKET")
+    evidence_max_files: int = Field(DEFAULT_EVIDENCE_MAX_FILES, ge=1, le=100, alias="EVIDENCE_MAX_FILES")
+    evidence_max_file_bytes: int = Field(DEFAULT_EVIDENCE_MAX_FILE_BYTES, ge=1, alias="EVIDENCE_MAX_FILE_BYTES")
+    evidence_max_total_bytes: int = Field(DEFAULT_EVIDENCE_MAX_TOTAL_BYTES, ge=1, alias="EVIDENCE_MAX_TOTAL_BYTES")
+    evidence_allowed_types: str = Field(DEFAULT_EVIDENCE_ALLOWED_TYPES, alias="EVIDENCE_ALLOWED_TYPES")
+
+    @field_validator("evidence_allowed_types")
+    @classmethod
+    def _known_types(cls, value: str) -> str:
+        from .evidence import SIGNATURES  # evidence imports config's constants only
+
+        types = {item.strip().lower() for item in value.split(",") if item.strip()}
+        unknown = types - set(SIGNATURES)
+        if not types or unknown:
+            raise ValueError(f"each type needs a known signature; supported: {', '.join(sorted(SIGNATURES))}")
+        return ",".join(sorted(types))
+
+    @property
+    def allowed_types(self) -> frozenset[str]:
+        return frozenset(self.evidence_allowed_types.split(","))
+
+
+class RepayWorkerSettings(WorkerSettings, EvidenceSettings):
+    repay_base_url: AnyHttpUrl = Field(AnyHttpUrl("https://repay.cx"), alias="REPAY_BASE_URL")
+    repay_secret_id: NonEmpty = Field(alias="REPAY_SECRET_ID")
+
+    @property
+    def base_url(self) -> str:
+        return str(self.repay_base_url).rstrip("/")
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

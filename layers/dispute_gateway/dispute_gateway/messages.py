@@ -52,6 +52,6 @@ def request_or_invalid(
             raise UnreadableMessage(reason) from None
         key = data.get("idempotency_key")
         return InvalidDispute.from_message(
-            provider, reference, source, data, reason, key if isinstance(key, str) and key else None
+            provider, reference, source, data, reason, key if isinstance(key, str) and key else None, identity
         )
     return Dispute.from_request(request, source, identity)

@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 
 class Provider(StrEnum):
@@ -120,6 +132,100 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(f"{p['field']}: {p['message']}" for p in validation_problems(error))
 
 
+_PLAIN_DECIMAL = re.compile(r"^[0-9]{1,18}(\.[0-9]{1,8})?$")
+
+
+def plain_decimal(value: Any) -> str:
+    """An amount as Repay takes it: a positive plain decimal string, never an exponent.
+
+    A string is kept as given ("1000" stays "1000"); a number becomes its shortest decimal
+    form (250.5 -> "250.5"), so float formatting can never add digits or an exponent.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a positive decimal number")
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a positive decimal number")
+        text = format(Decimal(repr(value)), "f")
+    elif isinstance(value, Decimal):
+        text = format(value, "f")
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ValueError("must be a positive decimal number")
+    if not _PLAIN_DECIMAL.match(text):
+        raise ValueError("must be a positive plain decimal (digits, optionally '.' and up to 8 decimals)")
+    if Decimal(text) <= 0:
+        raise ValueError("must be greater than zero")
+    return text
+
+
+def decimal_key(amount: str) -> str:
+    """Equal for amounts that are the same number ("1000", "1000.00")."""
+    try:
+        return format(Decimal(amount).normalize(), "f")
+    except InvalidOperation:
+        return amount
+
+
+Amount = Annotated[
+    str,
+    BeforeValidator(plain_decimal),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": _PLAIN_DECIMAL.pattern}, {"type": "number"}]}),
+]
+DealId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+ObjectKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")]
+ContentType = Annotated[str, Field(max_length=127, pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")]
+FileName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/\\]+$")]
+
+
+class EvidenceFile(BaseModel):
+    """One evidence object in the evidence bucket."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    key: ObjectKey
+    content_type: ContentType | None = None
+    filename: FileName | None = None
+
+
+class RepayDisputeRequest(DisputeRequest):
+    provider_name: Literal["repay"] = Field("repay", alias="provider")
+    deal_id: DealId
+    new_amount: Amount
+    evidence: list[EvidenceFile] = Field(min_length=1, max_length=100)
+
+    @property
+    def provider(self) -> Provider:
+        return Provider.REPAY
+
+    @property
+    def reference(self) -> str:
+        return self.deal_id
+
+    def normalised(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider.value,
+            "deal_id": self.deal_id,
+            "new_amount": decimal_key(self.new_amount),
+            "evidence": sorted(
+                (item.key, (item.content_type or "").lower(), item.filename or "") for item in self.evidence
+            ),
+        }
+
+
+class EvidenceManifest(BaseModel):
+    """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    new_amount: Amount
+    files: list[FileName] | None = Field(None, min_length=1, max_length=100)
+    idempotency_key: IdempotencyKey | None = None
+
+
 _DISPUTE_ID_NAMESPACE = uuid.UUID("5f0c7a8e-6a43-4c1e-9f55-3f1f0d6b2a11")
 
 
@@ -147,15 +253,15 @@ class Dispute:
 
     @classmethod
     def from_request(cls, request: DisputeRequest, source: Source, identity: dict[str, Any] | None = None) -> Dispute:
-        """`identity` replaces the content as what identifies a keyless request (an S3 manifest)."""
-        content_fingerprint = fingerprint(request.normalised())
-        identity_fingerprint = fingerprint(identity) if identity else content_fingerprint
+        """`identity` replaces the content as what the request is (an S3 manifest: bucket, key, ETag),
+        so the same upload notified twice is one dispute even if its folder changed in between."""
+        request_fingerprint = fingerprint(identity) if identity else fingerprint(request.normalised())
         return cls(
-            dispute_id=dispute_id_for(request.idempotency_key, identity_fingerprint),
+            dispute_id=dispute_id_for(request.idempotency_key, request_fingerprint),
             provider=request.provider,
             reference=request.reference,
             source=source,
-            request_fingerprint=content_fingerprint,
+            request_fingerprint=request_fingerprint,
             request=request,
         )
 
@@ -173,11 +279,19 @@ class InvalidDispute:
 
     @classmethod
     def from_message(
-        cls, provider: Provider, reference: str, source: Source, raw: Any, reason: str, key: str | None
+        cls,
+        provider: Provider,
+        reference: str,
+        source: Source,
+        raw: Any,
+        reason: str,
+        key: str | None,
+        identity: dict[str, Any] | None = None,
     ) -> InvalidDispute:
         content_fingerprint = fingerprint({"provider": provider.value, "invalid": raw})
+        identity_fingerprint = fingerprint(identity) if identity else content_fingerprint
         return cls(
-            dispute_id=dispute_id_for(key, content_fingerprint),
+            dispute_id=dispute_id_for(key, identity_fingerprint),
             provider=provider,
             reference=reference,
             source=source,
@@ -213,9 +327,12 @@ class DisputeRecord(BaseModel):
     in_doubt: bool = False
     lease_token: str | None = None
     lease_expires_at: float | None = None
+    # What the provider said of the transaction before our first POST (Repay: the deal's
+    # state), so an in-doubt retry can tell our dispute from one opened earlier.
+    provider_state_before: str | None = None
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude=_INTERNAL_FIELDS)
 
 
-_INTERNAL_FIELDS = {"request_fingerprint", "in_doubt", "lease_token", "lease_expires_at"}
+_INTERNAL_FIELDS = {"request_fingerprint", "in_doubt", "lease_token", "lease_expires_at", "provider_state_before"}

@@ -163,7 +163,12 @@ class DisputeWorker:
             raise RetryLater(str(lost)) from None
 
     def _submit(self, dispute: Dispute, claim: Claim, deadline: Deadline, last_delivery: bool) -> DisputeRecord:
-        attempt = Attempt(claim.record, deadline, functools.partial(self._store.begin_attempt, claim))
+        attempt = Attempt(
+            claim.record,
+            deadline,
+            before_send=functools.partial(self._store.begin_attempt, claim),
+            remember=functools.partial(self._store.annotate, claim),
+        )
         try:
             accepted = self._send(dispute, attempt)
         except Rejected as rejected:

@@ -185,6 +185,12 @@ class DisputeStore:
             {"zero": 0, "one": 1, "yes": True},
         )
 
+    def annotate(self, claim: Claim, **fields: Any) -> None:
+        """Keep provider facts on the record while holding the claim (e.g. the state before a first POST)."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        self._update(claim, f"SET {assignments}", {f":v{i}": v for i, v in enumerate(fields.values())}, names)
+
     def finish(self, claim: Claim, status: Status, **fields: Any) -> DisputeRecord:
         """Record a final outcome (submitted/rejected) or `failed`; the lease ends."""
         in_doubt = fields.pop("in_doubt", False)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import requests
 
 from ..models import Dispute, DisputeRecord, InvalidDispute, Provider
+from ..secrets import CredentialsUnavailable, ProviderSecret
 from ..transport import Deadline
 
 
@@ -83,6 +84,7 @@ class Attempt:
     record: DisputeRecord
     deadline: Deadline
     before_send: Callable[[], None]
+    remember: Callable[..., None]
     fresh_credentials: bool = False
     sent: bool = field(default=False, init=False)
 
@@ -107,6 +109,37 @@ class DisputeProvider(Protocol):
     def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
         """Send the dispute once; raises Rejected or Transient."""
         ...
+
+
+class ProviderEndpoint:
+    """What every HTTP provider shares: its base URL, secret, session and time-outs."""
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: ProviderSecret[Any],
+        session: requests.Session,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.session = session
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+
+    def credentials(self, attempt: Attempt) -> Any:
+        try:
+            return self.secret.get(refresh=attempt.fresh_credentials)
+        except CredentialsUnavailable as error:
+            raise Transient(str(error)) from None
+
+    def timeouts(self, attempt: Attempt) -> tuple[float, float]:
+        timeouts = attempt.deadline.timeouts(self.connect_timeout, self.read_timeout)
+        if timeouts is None:
+            raise Transient("too little time left in this invocation to call the provider")
+        return timeouts
 
 
 def transient_from_exception(error: requests.RequestException, sent: bool) -> Transient:

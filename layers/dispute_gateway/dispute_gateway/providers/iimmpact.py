@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..config import IimmpactWorkerSettings
 from ..messages import read_json_object, request_or_invalid
 from ..models import Dispute, IimmpactReportRequest, InvalidDispute, Provider, Source
-from ..secrets import CredentialsUnavailable, ProviderSecret
+from ..secrets import ProviderSecret
 from ..signing import decode_signing_key, sign_request
 from ..transport import http_session
 from .base import (
@@ -23,6 +23,7 @@ from .base import (
     Attempt,
     CredentialsRejected,
     ProviderAnswer,
+    ProviderEndpoint,
     Rejected,
     Transient,
     json_bytes,
@@ -53,29 +54,21 @@ class IimmpactCredentials(BaseModel):
 class IimmpactProvider:
     name = Provider.IIMMPACT
 
-    def __init__(
-        self,
-        base_url: str,
-        secret: ProviderSecret[IimmpactCredentials],
-        session: requests.Session,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-    ) -> None:
-        self._url = base_url.rstrip("/") + REPORT_PATH
-        self._secret = secret
-        self._session = session
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
+    def __init__(self, endpoint: ProviderEndpoint) -> None:
+        self._endpoint = endpoint
+        self._url = endpoint.base_url + REPORT_PATH
 
     @classmethod
     def from_settings(cls, settings: IimmpactWorkerSettings) -> IimmpactProvider:
+        secret = ProviderSecret(settings.iimmpact_secret_id, IimmpactCredentials, settings.secret_max_age_seconds)
         return cls(
-            settings.base_url,
-            ProviderSecret(settings.iimmpact_secret_id, IimmpactCredentials, settings.secret_max_age_seconds),
-            http_session(settings.worker_concurrency),
-            connect_timeout=settings.connect_timeout_seconds,
-            read_timeout=settings.read_timeout_seconds,
+            ProviderEndpoint(
+                settings.base_url,
+                secret,
+                http_session(settings.worker_concurrency),
+                connect_timeout=settings.connect_timeout_seconds,
+                read_timeout=settings.read_timeout_seconds,
+            )
         )
 
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
@@ -93,20 +86,15 @@ class IimmpactProvider:
     def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
         request = dispute.request
         assert isinstance(request, IimmpactReportRequest)
-        try:
-            credentials = self._secret.get(refresh=attempt.fresh_credentials)
-        except CredentialsUnavailable as error:
-            raise Transient(str(error)) from None
-        timeouts = attempt.deadline.timeouts(self._connect_timeout, self._read_timeout)
-        if timeouts is None:
-            raise Transient("too little time left in this invocation to call IIMMPACT")
+        credentials = self._endpoint.credentials(attempt)
+        timeouts = self._endpoint.timeouts(attempt)
         body = json_bytes(request.provider_body())
         headers = sign_request(credentials.api_key, credentials.signing_key, "POST", body).as_dict()
         headers["Content-Type"] = "application/json"
         headers["Accept"] = "application/json"
         attempt.mark_sending()
         try:
-            response = self._session.post(self._url, data=body, headers=headers, timeout=timeouts)
+            response = self._endpoint.session.post(self._url, data=body, headers=headers, timeout=timeouts)
         except requests.RequestException as error:
             raise transient_from_exception(error, sent=True) from None
         return self._outcome(response, attempt)

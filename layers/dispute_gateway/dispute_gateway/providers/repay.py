@@ -1,0 +1,227 @@
+"""Repay dispute creation: evidence streamed from S3 as `multipart/form-data`.
+
+In-doubt rule: Repay opens a *second* dispute when the same one is posted twice (the deal
+goes to `proceedingsN`), so a blind retry is a real duplicate. Before the first POST the
+deal's state is kept on the record; after an attempt whose outcome we never learned, the
+deal is read again, and if it entered a dispute state since, that dispute is ours.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+from requests_toolbelt import MultipartEncoder
+
+from ..config import RepayWorkerSettings
+from ..evidence import CheckedEvidence, EvidenceBucket, EvidenceRejected, EvidenceUnavailable, S3Stream
+from ..messages import read_json_object, request_or_invalid
+from ..models import Dispute, InvalidDispute, Provider, RepayDisputeRequest, Source
+from ..secrets import ProviderSecret
+from ..transport import http_session
+from .base import (
+    Accepted,
+    Attempt,
+    CredentialsRejected,
+    ProviderAnswer,
+    ProviderEndpoint,
+    Rejected,
+    Transient,
+    UnreadableMessage,
+    transient_from_exception,
+)
+
+DEALS_PATH = "/api/v1/external/deals/{deal_id}"
+DISPUTES_PATH = DEALS_PATH + "/disputes"
+_IN_DISPUTE = re.compile(r"^proceedings[0-9]*$")
+
+
+class RepayCredentials(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    api_key: str = Field(min_length=1)
+    origin: str | None = None
+
+
+class RepayProvider:
+    name = Provider.REPAY
+
+    def __init__(self, endpoint: ProviderEndpoint, evidence: EvidenceBucket) -> None:
+        self._endpoint = endpoint
+        self._evidence = evidence
+
+    @classmethod
+    def from_settings(cls, settings: RepayWorkerSettings) -> RepayProvider:
+        secret = ProviderSecret(settings.repay_secret_id, RepayCredentials, settings.secret_max_age_seconds)
+        endpoint = ProviderEndpoint(
+            settings.base_url,
+            secret,
+            http_session(settings.worker_concurrency),
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+        )
+        return cls(endpoint, EvidenceBucket(settings, boto3.client("s3")))
+
+    # -- queue messages -------------------------------------------------------------------------
+    def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
+        data = read_json_object(body)
+        if data.get("Event") == "s3:TestEvent":
+            return []  # S3 sends it once when notifications are configured
+        if "Records" in data:
+            return self._from_notification(data["Records"])
+        return [
+            request_or_invalid(
+                RepayDisputeRequest, data, provider=self.name, source=Source.SQS, reference_fields=("deal_id",)
+            )
+        ]
+
+    def _from_notification(self, records: Any) -> list[Dispute | InvalidDispute]:
+        if not isinstance(records, list) or not records:
+            raise UnreadableMessage("an S3 notification without records")
+        created = [
+            r for r in records if isinstance(r, dict) and str(r.get("eventName", "")).startswith("ObjectCreated")
+        ]
+        if len(created) != len(records):
+            raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
+        try:
+            return [self._evidence.dispute_from_notification(record) for record in created]
+        except ValueError as error:
+            raise UnreadableMessage(str(error)) from None
+        except EvidenceUnavailable as error:
+            raise Transient(str(error)) from None
+
+    # -- submission -----------------------------------------------------------------------------
+    def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
+        request = dispute.request
+        assert isinstance(request, RepayDisputeRequest)
+        credentials: RepayCredentials = self._endpoint.credentials(attempt)
+        try:
+            evidence = self._evidence.check(request)
+        except EvidenceRejected as error:
+            raise Rejected(str(error)) from None
+        except EvidenceUnavailable as error:
+            raise Transient(str(error)) from None
+        state, deal_answer = self._deal_state(request.deal_id, credentials, attempt)
+        before = attempt.record.provider_state_before
+        if attempt.earlier_outcome_unknown and before is not None and _in_dispute(state) and state != before:
+            message = (
+                f"the deal went from {before} to {state} after an attempt whose answer was lost: "
+                "that dispute is ours; Repay's case id for it is unknown"
+            )
+            return Accepted(ProviderAnswer(deal_answer.http_status, deal_answer.body, message))
+        if before is None:
+            attempt.remember(provider_state_before=state)
+        return self._post(request, evidence, credentials, attempt)
+
+    def _deal_state(self, deal_id: str, credentials: RepayCredentials, attempt: Attempt) -> tuple[str, ProviderAnswer]:
+        url = self._endpoint.base_url + DEALS_PATH.format(deal_id=quote(deal_id, safe=""))
+        try:
+            response = self._endpoint.session.get(
+                url, headers=_headers(credentials), timeout=self._endpoint.timeouts(attempt)
+            )
+        except requests.RequestException as error:
+            raise transient_from_exception(error, sent=False) from None
+        answer = ProviderAnswer.from_response(response)
+        if response.status_code in (401, 403):
+            raise CredentialsRejected(f"Repay refused the credentials (HTTP {response.status_code})", answer)
+        if response.status_code == 404:
+            raise Rejected(f"Repay does not know deal {deal_id}", _with_error_text(answer))
+        payload = answer.body.get("payload") if isinstance(answer.body, dict) else None
+        state = payload.get("state") if isinstance(payload, dict) else None
+        if response.status_code != 200 or not isinstance(state, str):
+            raise Transient(f"Repay did not tell the deal's state (HTTP {response.status_code})", answer)
+        return state, answer
+
+    def _post(
+        self,
+        request: RepayDisputeRequest,
+        evidence: list[CheckedEvidence],
+        credentials: RepayCredentials,
+        attempt: Attempt,
+    ) -> Accepted:
+        url = self._endpoint.base_url + DISPUTES_PATH.format(deal_id=quote(request.deal_id, safe=""))
+        streams: list[S3Stream] = []
+        try:
+            try:
+                streams = [self._evidence.open(item) for item in evidence]
+            except EvidenceRejected as error:
+                raise Rejected(str(error)) from None
+            except EvidenceUnavailable as error:
+                raise Transient(str(error)) from None
+            fields: list[tuple[str, Any]] = [
+                ("files", (item.filename, stream, item.content_type))
+                for item, stream in zip(evidence, streams, strict=True)
+            ]
+            fields.append(("new_amount", request.new_amount))
+            body = MultipartEncoder(fields=fields)
+            headers = {**_headers(credentials), "Content-Type": body.content_type}
+            timeouts = self._endpoint.timeouts(attempt)
+            attempt.mark_sending()
+            try:
+                response = self._endpoint.session.post(url, data=body, headers=headers, timeout=timeouts)
+            except (requests.RequestException, EvidenceUnavailable) as error:
+                if isinstance(error, EvidenceUnavailable):
+                    raise Transient(str(error), in_doubt=True) from None
+                raise transient_from_exception(error, sent=True) from None
+        finally:
+            for stream in streams:
+                stream.close()
+        return _outcome(response)
+
+
+def _outcome(response: requests.Response) -> Accepted:
+    answer = _with_error_text(ProviderAnswer.from_response(response))
+    status = response.status_code
+    if status in (401, 403):
+        raise CredentialsRejected(f"Repay refused the credentials (HTTP {status})", answer)
+    if status in (408, 429):
+        raise Transient(f"Repay answered HTTP {status}", answer)
+    if status >= 500:
+        # A gateway can time out after Repay opened the dispute.
+        raise Transient(f"Repay answered HTTP {status}", answer, in_doubt=True)
+    if status >= 400:
+        raise Rejected(f"Repay refused the dispute (HTTP {status}): {answer.message or 'no details'}", answer)
+    payload = answer.body.get("payload") if isinstance(answer.body, dict) else None
+    case_id = payload.get("id") if isinstance(payload, dict) else None
+    if not isinstance(case_id, str) or not case_id:
+        raise Transient(f"Repay answered HTTP {status} without a payload.id", answer, in_doubt=True)
+    return Accepted(ProviderAnswer(answer.http_status, answer.body, answer.message, case_id))
+
+
+def _headers(credentials: RepayCredentials) -> dict[str, str]:
+    headers = {"api-key": credentials.api_key, "Accept": "application/json"}
+    if credentials.origin:
+        headers["origin"] = credentials.origin
+    return headers
+
+
+def _object_created(record: dict[str, Any]) -> bool:
+    return str(record.get("eventName", "")).startswith("ObjectCreated")
+
+
+def _in_dispute(state: str) -> bool:
+    return bool(_IN_DISPUTE.match(state))
+
+
+def _with_error_text(answer: ProviderAnswer) -> ProviderAnswer:
+    """Repay puts error details in `error` (its shape is not documented): keep them readable."""
+    error = answer.body.get("error") if isinstance(answer.body, dict) else None
+    if isinstance(error, dict) and error:
+        text = "; ".join(f"{key}: {_flatten(value)}" for key, value in error.items())
+    elif isinstance(error, str) and error:
+        text = error
+    elif isinstance(answer.body, str) and answer.body and (answer.http_status or 0) >= 400:
+        text = answer.body[:500]
+    else:
+        text = None
+    return ProviderAnswer(answer.http_status, answer.body, text, answer.case_id)
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
