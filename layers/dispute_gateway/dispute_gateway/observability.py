@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from .models import Status
+from .models import Provider, Status
 
 REDACTED = "[REDACTED]"
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -64,8 +64,12 @@ _METRIC_BY_STATUS = {
 }
 
 
-def count_outcome(status: Status) -> None:
-    """One data point per dispute outcome; workers set the `provider` dimension at cold start."""
+def count_outcome(provider: Provider, status: Status) -> None:
+    """One data point per dispute outcome, with its provider as the dimension."""
     name = _METRIC_BY_STATUS.get(status)
-    if name is not None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if name is None:
+        return
+    # A metric of its own, flushed at once: the shared Metrics object carries one dimension set
+    # for a whole invocation, and functions sharing a process (the local stack) share it.
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+        metric.add_dimension(name="provider", value=provider.value)

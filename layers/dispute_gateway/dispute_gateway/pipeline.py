@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import WorkerSettings
 from .models import Dispute, DisputeRecord, InvalidDispute, Status
-from .observability import count_outcome, logger, metrics, redact
+from .observability import count_outcome, logger, redact
 from .providers.base import (
     Accepted,
     Attempt,
@@ -81,7 +81,6 @@ class DisputeWorker:
         self._dead_letters = dead_letters
         self._settings = settings
         self._pool = ThreadPoolExecutor(max_workers=settings.worker_concurrency, thread_name_prefix="dispute")
-        metrics.set_default_dimensions(provider=provider.name.value)
 
     @classmethod
     def for_provider(cls, provider: DisputeProvider, settings: WorkerSettings) -> DisputeWorker:
@@ -148,7 +147,7 @@ class DisputeWorker:
             record, created = self._store.create_rejected(dispute)
             if created:
                 logger.info("Dispute rejected: invalid request", extra={"reason": dispute.reason})
-                count_outcome(Status.REJECTED)
+                count_outcome(dispute.provider, Status.REJECTED)
             return record
         try:
             claim = self._store.claim(dispute, lease_seconds=deadline.remaining)
@@ -173,12 +172,12 @@ class DisputeWorker:
             accepted = self._send(dispute, attempt)
         except Rejected as rejected:
             logger.info("Dispute rejected by the provider", extra={"reason": rejected.reason})
-            count_outcome(Status.REJECTED)
+            count_outcome(dispute.provider, Status.REJECTED)
             return self._store.finish(claim, Status.REJECTED, error=rejected.reason, **rejected.answer.record_fields())
         except Transient as transient:
             return self._transient(claim, attempt, transient, last_delivery)
         logger.info("Dispute submitted", extra={"http_status": accepted.answer.http_status})
-        count_outcome(Status.SUBMITTED)
+        count_outcome(dispute.provider, Status.SUBMITTED)
         return self._store.finish(claim, Status.SUBMITTED, error=None, **accepted.answer.record_fields())
 
     def _send(self, dispute: Dispute, attempt: Attempt) -> Accepted:
@@ -194,7 +193,7 @@ class DisputeWorker:
         fields = transient.answer.record_fields()
         if last_delivery:
             logger.error("Dispute failed: retries exhausted", extra={"reason": transient.reason, "in_doubt": in_doubt})
-            count_outcome(Status.FAILED)
+            count_outcome(claim.record.provider, Status.FAILED)
             self._store.finish(claim, Status.FAILED, error=transient.reason, in_doubt=in_doubt, **fields)
         else:
             logger.warning("Dispute not settled: will retry", extra={"reason": transient.reason, "in_doubt": in_doubt})

@@ -1,0 +1,132 @@
+"""Peak memory of the Repay worker for 3 x 64 MiB of evidence against a 1 MiB baseline.
+
+Evidence is streamed from S3 to Repay, so the function's peak memory must not grow with the
+evidence's size. Each case runs the real handler in a fresh process (its own peak RSS), with
+moto's server and the Repay sandbox in processes of their own so their memory is not counted.
+Prints figures; not a test.
+
+    .venv/bin/python bench/repay_memory.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MiB = 1024 * 1024
+FUNCTION = "RepayDisputeFunction"
+CASES = {"1 x 1 MiB (baseline)": [1], "3 x 64 MiB": [64, 64, 64]}
+# Streaming makes any size work; the bench raises the limits above its own files.
+LIMITS = {"EVIDENCE_MAX_FILE_BYTES": str(128 * MiB), "EVIDENCE_MAX_TOTAL_BYTES": str(512 * MiB)}
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(json.loads(sys.argv[2]))
+    from local.providers import repay
+    from local.stack import LocalStack
+
+    sandbox, base_url = start_sandbox()
+    try:
+        wiring = repay(SimpleNamespace(base_url=base_url, api_key="repay_sandbox_key"))
+        with LocalStack(providers=[wiring], poll=False) as stack:
+            environment = {**os.environ, **stack.function_environments[FUNCTION], **LIMITS}
+            bucket = stack.ref("EvidenceBucket")
+            results = {name: run_case(stack, bucket, environment, sizes) for name, sizes in CASES.items()}
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+    for name, result in results.items():
+        print(
+            f"{name:>22}: peak RSS {result['peak_mib']:.0f} MiB "
+            f"(after cold start {result['after_import_mib']:.0f} MiB), {result['seconds']:.1f} s, "
+            f"status {result['status']}"
+        )
+    baseline, large = results[next(iter(CASES))]["peak_mib"], results["3 x 64 MiB"]["peak_mib"]
+    print(
+        f"Repay worker peak RSS, 3 x 64 MiB vs 1 MiB of evidence: {large:.0f} MiB vs {baseline:.0f} MiB "
+        f"({large - baseline:+.0f} MiB for 191 MiB more evidence)"
+    )
+    return 0
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.sandboxes.repay", "--port", "0", "--no-keep-bodies"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    base_url = process.stdout.readline().strip().split()[-1]
+    return process, base_url
+
+
+def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[int]) -> dict[str, Any]:
+    deal_id = f"BENCH-{uuid.uuid4().hex[:8]}"
+    keys = []
+    for index, size in enumerate(sizes):
+        key = f"repay/{deal_id}/bench/evidence-{index}.pdf"
+        body = b"%PDF-1.4\n" + os.urandom(size * MiB - 9)
+        stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/pdf")
+        keys.append(key)
+    command = {"deal_id": deal_id, "new_amount": "1000", "evidence": [{"key": key} for key in keys]}
+    started = time.perf_counter()
+    output = (
+        subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps(command)],
+            env=environment,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    result: dict[str, Any] = json.loads(output)
+    result["seconds"] = time.perf_counter() - started
+    record = stack.client("dynamodb").scan(TableName=stack.ref("DisputesTable"))["Items"]
+    statuses = [item["status"]["S"] for item in record if item["reference"]["S"] == deal_id]
+    result["status"] = statuses[0] if statuses else "no record"
+    return result
+
+
+def child(command: dict[str, Any]) -> int:
+    """One cold start and one invocation of the real handler; prints its memory as JSON."""
+    sys.path.insert(0, str(ROOT / "functions" / "repay_dispute"))
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the function's JSON logs are not the figures
+    import app  # type: ignore[import-not-found]
+
+    from tests.conftest import FakeLambdaContext, sqs_event, sqs_record
+
+    after_import = peak_rss_mib()
+    response = app.lambda_handler(sqs_event(sqs_record(json.dumps(command))), FakeLambdaContext(300_000))
+    peak = peak_rss_mib()
+    sys.stdout = sys.__stdout__
+    print(json.dumps({"after_import_mib": after_import, "peak_mib": peak, "failures": response["batchItemFailures"]}))
+    return 0
+
+
+def peak_rss_mib() -> float:
+    """This process's own high-water mark. (getrusage's ru_maxrss would also count the parent's
+    peak, which Linux carries across fork and exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    sys.exit(main())
