@@ -60,6 +60,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/iimmpact_batch.py
+	$(PY) bench/repay_memory.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
