@@ -1,4 +1,8 @@
-"""`make demo`: the service on this machine, disputes filed through its queue, the records printed.
+"""`make demo`: the service on this machine, disputes filed through each route, the records printed.
+
+IIMMPACT disputes go through its queue; Repay disputes through a command on the Repay queue
+(evidence uploaded first) and through an S3 upload (evidence, then dispute.json, whose
+notification reaches the Repay queue).
 
 Exits 0 when every dispute ends as expected. The functions' own log lines (JSON, as on
 Lambda) go to a file, so that the records stay readable; `--logs` prints them instead.
@@ -13,22 +17,72 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from local.providers import iimmpact
+from local import samples
+from local.providers import iimmpact, repay
 from local.stack import LocalStack, wait_for
 from tests.sandboxes.iimmpact import IimmpactSandbox
+from tests.sandboxes.repay import RepaySandbox
 
 QUEUE = "IimmpactQueue"
+REPAY_QUEUE = "RepayQueue"
+BUCKET = "EvidenceBucket"
 TABLE = "DisputesTable"
-# The request body and the status each dispute is expected to end in.
-DISPUTES: list[tuple[dict[str, Any], str]] = [
-    ({"trxid": "T-1001", "user_email": ["buyer@example.com"]}, "submitted"),
-    ({"trxid": "REFUNDED-1"}, "rejected"),  # the sandbox answers Failed: refunded automatically
+
+
+@dataclass(frozen=True)
+class Filing:
+    """One dispute of the demo: its record's `reference`, the status it should end in, how it is filed."""
+
+    reference: str
+    expected: str
+    file: Callable[[LocalStack], None]
+
+
+def _iimmpact_message(body: dict[str, Any]) -> Callable[[LocalStack], None]:
+    def file(stack: LocalStack) -> None:
+        stack.send_message(QUEUE, json.dumps(body))
+
+    return file
+
+
+def _upload(stack: LocalStack, key: str, body: bytes, content_type: str) -> None:
+    stack.client("s3").put_object(Bucket=stack.ref(BUCKET), Key=key, Body=body, ContentType=content_type)
+
+
+def _repay_command(stack: LocalStack) -> None:
+    # Evidence first: the command only names it.
+    _upload(stack, "repay/D-77/cmd1/receipt.pdf", samples.pdf("Receipt for deal D-77: 1000 paid"), "application/pdf")
+    command = {
+        "deal_id": "D-77",
+        "new_amount": "1000",
+        "evidence": [{"key": "repay/D-77/cmd1/receipt.pdf", "content_type": "application/pdf"}],
+    }
+    stack.send_message(REPAY_QUEUE, json.dumps(command))
+
+
+def _repay_upload(stack: LocalStack) -> None:
+    folder = "repay/D-78/case1"
+    _upload(stack, f"{folder}/receipt.png", samples.png(), "image/png")
+    # A Cyrillic name: Repay takes Latin names only, so the worker transliterates it.
+    _upload(stack, f"{folder}/Квитанция №1.pdf", samples.pdf("Bank statement, deal D-78"), "application/pdf")
+    # Written last: its notification files the dispute with whatever the folder holds by then.
+    _upload(stack, f"{folder}/dispute.json", json.dumps({"new_amount": "250.5"}).encode(), "application/json")
+
+
+FILINGS = [
+    Filing("T-1001", "submitted", _iimmpact_message({"trxid": "T-1001", "user_email": ["buyer@example.com"]})),
+    # The sandbox answers Failed: refunded automatically.
+    Filing("REFUNDED-1", "rejected", _iimmpact_message({"trxid": "REFUNDED-1"})),
+    Filing("D-77", "submitted", _repay_command),
+    Filing("D-78", "submitted", _repay_upload),
 ]
 SETTLED = {"submitted", "rejected", "failed"}
 WAIT_SECONDS = 60
@@ -68,11 +122,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(out: TextIO) -> bool:
     started = time.monotonic()
-    with IimmpactSandbox() as sandbox, LocalStack(providers=[iimmpact(sandbox)]) as stack:
+    with (
+        IimmpactSandbox() as sandbox,
+        RepaySandbox() as repay_sandbox,
+        LocalStack(providers=[iimmpact(sandbox), repay(repay_sandbox)]) as stack,
+    ):
         print(f"embedded AWS (moto)  {stack.endpoint_url}", file=out)
         print(f"IIMMPACT sandbox     {sandbox.base_url}", file=out)
+        print(f"Repay sandbox        {repay_sandbox.base_url}", file=out)
         print(f"table                {stack.ref(TABLE)}", file=out)
-        print(f"queue                {stack.ref(QUEUE)}", file=out)
+        print(f"evidence bucket      {stack.ref(BUCKET)}", file=out)
+        for queue in (QUEUE, REPAY_QUEUE):
+            print(f"queue                {stack.ref(queue)}", file=out)
         for poller in stack.pollers:
             source = poller.source
             print(
@@ -80,10 +141,10 @@ def run(out: TextIO) -> bool:
                 f"(batch {source.batch_size}, window {source.batching_window_seconds:g} s)",
                 file=out,
             )
-        for body, _ in DISPUTES:
-            stack.send_message(QUEUE, json.dumps(body))
-        print(f"\nqueued {len(DISPUTES)} disputes; waiting for their records...", file=out)
-        references = [str(body["trxid"]) for body, _ in DISPUTES]
+        for filing in FILINGS:
+            filing.file(stack)
+        print(f"\nfiled {len(FILINGS)} disputes; waiting for their records...", file=out)
+        references = [filing.reference for filing in FILINGS]
         records = wait_for(lambda: _settled(stack, references), WAIT_SECONDS) or _records(stack)
     elapsed = time.monotonic() - started
     for reference in references:
@@ -125,21 +186,21 @@ def _masked(text: str) -> str:
 
 
 def _summary(records: dict[str, dict[str, Any]], out: TextIO, elapsed: float) -> bool:
-    rows = [("reference", "status", "expected", "attempts", "http", "")]
+    header = ("reference", "provider", "source", "status", "expected", "attempts", "http", "provider_case_id", "")
+    rows: list[tuple[str, ...]] = [header]
     ok = True
-    for body, expected in DISPUTES:
-        record = records.get(str(body["trxid"]), {})
+    for filing in FILINGS:
+        record = records.get(filing.reference, {})
         status = str(record.get("status", "(none)"))
-        ok = ok and status == expected
-        mark = "ok" if status == expected else "UNEXPECTED"
+        ok = ok and status == filing.expected
         rows.append(
             (
-                str(body["trxid"]),
+                filing.reference,
+                *(str(record.get(name, "")) for name in ("provider", "source")),
                 status,
-                expected,
-                str(record.get("attempts", "")),
-                str(record.get("provider_http_status", "")),
-                mark,
+                filing.expected,
+                *(str(record.get(name, "")) for name in ("attempts", "provider_http_status", "provider_case_id")),
+                "ok" if status == filing.expected else "UNEXPECTED",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

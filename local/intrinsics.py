@@ -195,6 +195,16 @@ def _split(argument: Any, scope: Scope, node: dict[str, Any]) -> Any:
     return {"Fn::Split": resolved} if isinstance(resolved, list) else node
 
 
+def referenced_id(reference: Any) -> str | None:
+    """The resource named by `!Ref X` or `!GetAtt X.Attr`."""
+    if isinstance(reference, dict) and "Ref" in reference:
+        return str(reference["Ref"])
+    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        target = reference["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+    return None
+
+
 def as_text(value: Any) -> str:
     """A scalar as CloudFormation renders it inside a string (or an environment variable): booleans in lower case."""
     if isinstance(value, bool):

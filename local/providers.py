@@ -34,3 +34,24 @@ def iimmpact(sandbox: IimmpactSandboxLike) -> ProviderWiring:
         secret_variable="IIMMPACT_SECRET_ID",
         secret_value={"api_key": sandbox.api_key, "hmac_secret": sandbox.hmac_secret_b64},
     )
+
+
+class RepaySandboxLike(Protocol):
+    base_url: str
+    api_key: str
+
+
+# Repay's example sends the merchant's domain in an `origin` header; any value does for the sandbox.
+LOCAL_REPAY_ORIGIN = "demo.local"
+
+
+def repay(sandbox: RepaySandboxLike) -> ProviderWiring:
+    """The Repay worker posting disputes to `sandbox`, with the sandbox's API key."""
+    if not sandbox.base_url:
+        raise ValueError("start the Repay sandbox before wiring it")
+    return ProviderWiring(
+        base_url_variable="REPAY_BASE_URL",
+        base_url=sandbox.base_url,
+        secret_variable="REPAY_SECRET_ID",
+        secret_value={"api_key": sandbox.api_key, "origin": LOCAL_REPAY_ORIGIN},
+    )

@@ -1,4 +1,4 @@
-"""Creating the template's tables, queues and secrets on the embedded AWS, and answering
+"""Creating the template's tables, queues, buckets and secrets on the embedded AWS, and answering
 `!Ref` / `!GetAtt` for them once they exist."""
 
 from __future__ import annotations
@@ -7,8 +7,13 @@ import json
 import uuid
 from typing import Any, Protocol
 
+from .buckets import BucketSpec, QueueNotification
 from .intrinsics import as_text, is_resolved, resolve
 from .template import QueueSpec, StackModel
+
+# S3 refuses a LocationConstraint naming its default region.
+_S3_DEFAULT_REGION = "us-east-1"
+_MAX_BUCKET_NAME = 63
 
 
 class ClientFactory(Protocol):
@@ -48,6 +53,8 @@ class LocalResources:
     def create_all(self) -> None:
         self._create_tables()
         self._create_queues()
+        self._create_buckets()
+        self._configure_bucket_notifications()
         self._create_secrets()
         for logical_id in self._model.functions:
             name = self._generated_name(logical_id)
@@ -113,6 +120,42 @@ class LocalResources:
             policy = {"deadLetterTargetArn": target, "maxReceiveCount": queue.max_receive_count}
             attributes["RedrivePolicy"] = json.dumps(policy)
         return attributes
+
+    def _create_buckets(self) -> None:
+        s3 = self._clients.client("s3")
+        for logical_id, bucket in self._model.buckets.items():
+            # CloudFormation's generated names are lower case too: S3 refuses capitals.
+            name = bucket.name or self._generated_name(logical_id).lower()[:_MAX_BUCKET_NAME]
+            request: dict[str, Any] = {"Bucket": name}
+            if self._model.region != _S3_DEFAULT_REGION:
+                request["CreateBucketConfiguration"] = {"LocationConstraint": self._model.region}
+            s3.create_bucket(**request)
+            for method, arguments in bucket.configuration_requests(name):
+                getattr(s3, method)(**arguments)
+            self.refs[logical_id] = name
+            self.attributes.update(
+                {
+                    (logical_id, "Arn"): f"arn:aws:s3:::{name}",
+                    (logical_id, "DomainName"): f"{name}.s3.amazonaws.com",
+                    (logical_id, "RegionalDomainName"): f"{name}.s3.{self._model.region}.amazonaws.com",
+                }
+            )
+
+    def _configure_bucket_notifications(self) -> None:
+        """Once the queues exist. Like S3, moto then sends each queue an s3:TestEvent message."""
+        s3 = self._clients.client("s3")
+        for logical_id, bucket in self._model.buckets.items():
+            if bucket.queue_notifications:
+                configurations = [self._queue_configuration(bucket, n) for n in bucket.queue_notifications]
+                s3.put_bucket_notification_configuration(
+                    Bucket=self.refs[logical_id], NotificationConfiguration={"QueueConfigurations": configurations}
+                )
+
+    def _queue_configuration(self, bucket: BucketSpec, notification: QueueNotification) -> dict[str, Any]:
+        queue_arn = self.get_att(notification.queue, "Arn")
+        if queue_arn is None:
+            raise ValueError(f"bucket {bucket.logical_id}: {notification.queue} is not a queue of the template")
+        return notification.request(queue_arn)
 
     def _create_secrets(self) -> None:
         secrets = self._clients.client("secretsmanager")

@@ -1,9 +1,9 @@
 """The whole service on one machine, no Docker and no AWS account.
 
-moto's server plays AWS on loopback, with the tables, queues and secrets of template.yaml;
-the functions run in this process, loaded from their CodeUri and Handler, and one poller
-thread per SQS event source plays Lambda's event source mapping. Provider sandboxes stand in
-for the providers (see `local.providers`).
+moto's server plays AWS on loopback, with the tables, queues, buckets (and their notifications
+to queues) and secrets of template.yaml; the functions run in this process, loaded from their
+CodeUri and Handler, and one poller thread per SQS event source plays Lambda's event source
+mapping. Provider sandboxes stand in for the providers (see `local.providers`).
 
     with LocalStack(providers=[iimmpact(sandbox)]) as stack:
         stack.send_message("IimmpactQueue", '{"trxid": "T-1"}')

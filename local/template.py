@@ -20,7 +20,8 @@ from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from .intrinsics import Scope, resolve
+from .buckets import BucketSpec, bucket_spec
+from .intrinsics import Scope, referenced_id, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -178,6 +179,7 @@ class StackModel:
     tables: dict[str, TableSpec]
     queues: dict[str, QueueSpec]
     secrets: dict[str, SecretSpec]
+    buckets: dict[str, BucketSpec]
     functions: dict[str, FunctionSpec]
 
 
@@ -224,6 +226,7 @@ def load_model(
         tables={lid: _table(lid, props) for lid, props in by_type.get("AWS::DynamoDB::Table", {}).items()},
         queues={lid: _queue(lid, props) for lid, props in by_type.get("AWS::SQS::Queue", {}).items()},
         secrets={lid: _secret(lid, props) for lid, props in by_type.get("AWS::SecretsManager::Secret", {}).items()},
+        buckets={lid: bucket_spec(lid, props) for lid, props in by_type.get("AWS::S3::Bucket", {}).items()},
         functions=functions,
     )
 
@@ -238,16 +241,6 @@ def _by_type(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[s
     for logical_id, resource in resources.items():
         grouped.setdefault(resource["Type"], {})[logical_id] = resource["Properties"]
     return grouped
-
-
-def referenced_id(reference: Any) -> str | None:
-    """The resource named by `!Ref X` or `!GetAtt X.Attr`."""
-    if isinstance(reference, dict) and "Ref" in reference:
-        return str(reference["Ref"])
-    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
-        target = reference["Fn::GetAtt"]
-        return str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
-    return None
 
 
 def _table(logical_id: str, props: dict[str, Any]) -> TableSpec:

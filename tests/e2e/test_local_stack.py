@@ -1,19 +1,24 @@
-"""The local stack end to end: template.yaml's resources on moto's server, the IIMMPACT worker fed
-by its queue's poller, the IIMMPACT sandbox answering over HTTP."""
+"""The local stack end to end: template.yaml's resources on moto's server, the workers fed by their
+queues' pollers (the Repay queue also by the evidence bucket's notifications), the provider
+sandboxes answering over HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from local.providers import iimmpact
+from local import samples
+from local.providers import iimmpact, repay
 from local.stack import LocalStack, wait_for
 from tests.conftest import ROOT
 from tests.sandboxes.iimmpact import Fault, IimmpactSandbox
+from tests.sandboxes.repay import RepaySandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -21,6 +26,8 @@ QUEUE = "IimmpactQueue"
 DEAD_LETTER_QUEUE = "IimmpactDeadLetterQueue"
 FUNCTION = "IimmpactReportFunction"
 TABLE = "DisputesTable"
+REPAY_QUEUE = "RepayQueue"
+BUCKET = "EvidenceBucket"
 
 
 @pytest.fixture
@@ -132,3 +139,95 @@ def test_a_persisting_transient_failure_ends_failed_and_in_the_dead_letter_queue
     assert [json.loads(message["Body"]) for message in dead] == [{"trxid": "T-E2E-503"}]
     assert "reason" not in dead[0].get("MessageAttributes", {})
     assert _messages_left(stack, QUEUE) == 0
+
+
+# -- Repay: evidence in S3 ---------------------------------------------------------------------------
+@pytest.fixture
+def repay_sandbox() -> Iterator[RepaySandbox]:
+    with RepaySandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def repay_stack(repay_sandbox: RepaySandbox) -> Iterator[LocalStack]:
+    with LocalStack(providers=[repay(repay_sandbox)], batching_window_override=0) as stack:
+        yield stack
+
+
+@pytest.fixture
+def idle_stack() -> Iterator[LocalStack]:
+    """Resources and wiring only: nothing consumes the queues."""
+    with LocalStack(poll=False) as stack:
+        yield stack
+
+
+def _upload(stack: LocalStack, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+    stack.client("s3").put_object(Bucket=stack.ref(BUCKET), Key=key, Body=body, ContentType=content_type)
+
+
+def _drain(stack: LocalStack, queue: str) -> list[dict[str, Any]]:
+    """Every message now on `queue`, bodies parsed, deleted as they are read."""
+    sqs, url, bodies = stack.client("sqs"), stack.ref(queue), []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_the_bucket_notifies_the_repay_queue_of_manifests_only(idle_stack: LocalStack) -> None:
+    stack = idle_stack
+    # Like S3, moto tests the destination when the notification is configured (at stack start).
+    (test_event,) = _drain(stack, REPAY_QUEUE)
+    assert test_event["Event"] == "s3:TestEvent"
+    assert test_event["Bucket"] == stack.ref(BUCKET)
+
+    # S3 sends as part of the upload; so these would be on the queue by now.
+    _upload(stack, "repay/D-1/case1/receipt.pdf", samples.pdf("receipt"), "application/pdf")
+    _upload(stack, "other/D-1/case1/dispute.json", b"{}")
+    _upload(stack, "repay/D-1/case1/dispute.json.bak", b"{}")
+    assert _drain(stack, REPAY_QUEUE) == []
+
+    manifest = json.dumps({"new_amount": "10"}).encode()
+    keys = ["repay/D-1/case1/dispute.json", "repay/D-1/case 2/Квитанция/dispute.json"]
+    for key in keys:
+        _upload(stack, key, manifest, "application/json")
+    notifications = _drain(stack, REPAY_QUEUE)
+
+    records = [record for notification in notifications for record in notification["Records"]]
+    assert len(records) == len(notifications) == len(keys)
+    for record in records:
+        assert record["eventSource"] == "aws:s3"
+        assert record["eventName"] == "ObjectCreated:Put"
+        assert record["s3"]["bucket"]["name"] == stack.ref(BUCKET)
+        assert record["s3"]["object"]["size"] == len(manifest)
+        assert record["s3"]["object"]["eTag"] == hashlib.md5(manifest).hexdigest()  # noqa: S324 - S3's ETag
+    # Keys arrive URL-encoded (spaces as "+"); moto also encodes the "/" that S3 leaves as is.
+    assert sorted(unquote_plus(record["s3"]["object"]["key"]) for record in records) == sorted(keys)
+
+
+def test_evidence_uploaded_to_s3_is_filed_with_repay_byte_for_byte(
+    repay_stack: LocalStack, repay_sandbox: RepaySandbox
+) -> None:
+    folder = "repay/D-E2E-78/case1"
+    evidence = {
+        f"{folder}/receipt.png": (samples.png(), "image/png"),
+        f"{folder}/Квитанция №1.pdf": (samples.pdf("Bank statement D-E2E-78"), "application/pdf"),
+    }
+    for key, (body, content_type) in evidence.items():
+        _upload(repay_stack, key, body, content_type)
+    _upload(repay_stack, f"{folder}/dispute.json", json.dumps({"new_amount": "250.5"}).encode(), "application/json")
+
+    record = _record_once(repay_stack, "D-E2E-78", {"submitted", "rejected", "failed"}, timeout=30)
+
+    assert record["status"] == "submitted", record
+    assert (record["provider"], record["source"], record["attempts"]) == ("repay", "s3", 1)
+    (dispute,) = [d for d in repay_sandbox.disputes if d.deal_id == "D-E2E-78"]
+    assert dispute.new_amount == "250.5"
+    sent = sorted((f.sha256, f.size, f.content_type, f.data) for f in dispute.files)
+    uploaded = sorted((hashlib.sha256(body).hexdigest(), len(body), kind, body) for body, kind in evidence.values())
+    assert sent == uploaded
+    names = [f.filename for f in dispute.files]
+    assert all(name.isascii() for name in names)
+    assert sorted(name.rsplit(".", 1)[-1] for name in names) == ["pdf", "png"]
+    assert len(set(names)) == len(names)

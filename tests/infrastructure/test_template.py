@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.infrastructure.cfn import (
+    arn_of,
+    as_list,
+    environment,
+    event_source_mappings,
+    granted,
+    log_group_of,
+    of_type,
+    ref,
+    role_statements,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 FUNCTION = "IimmpactReportFunction"
+# Every function of the template (the Repay-specific checks are in test_repay_template.py).
+FUNCTIONS = (FUNCTION, "RepayDisputeFunction")
 
 # CONTRACT.md section 2: every variable whose "used by" names iimmpact_report (or "all").
 IIMMPACT_REPORT_CONTRACT_ENV = {
@@ -25,59 +37,19 @@ IIMMPACT_REPORT_CONTRACT_ENV = {
 SCOPED_ACTION_PREFIXES = ("dynamodb:", "secretsmanager:", "sqs:sendmessage")
 
 
-def _of_type(resources: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in resources.items() if res["Type"] == cfn_type}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"Ref": name}
-
-
-def _arn_of(name: str) -> dict[str, list[str]]:
-    return {"Fn::GetAtt": [name, "Arn"]}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _env(resources: dict[str, Any], function: str) -> dict[str, Any]:
-    return resources[function]["Properties"]["Environment"]["Variables"]
-
-
-def _event_source_mappings(resources: dict[str, Any], function: str) -> list[dict[str, Any]]:
-    mappings = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
-    return [m["Properties"] for m in mappings if m["Properties"]["FunctionName"] == _ref(function)]
-
-
-def _role_statements(resources: dict[str, Any], function: str) -> Iterator[dict[str, Any]]:
-    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
-    for policy in resources[role]["Properties"].get("Policies", []):
-        yield from _as_list(policy["PolicyDocument"]["Statement"])
-
-
-def _granted(resources: dict[str, Any], function: str, action: str) -> list[Any]:
-    """Resources of the function role's inline statements that allow `action`."""
-    return [
-        resource
-        for statement in _role_statements(resources, function)
-        if statement["Effect"] == "Allow" and action in _as_list(statement["Action"])
-        for resource in _as_list(statement["Resource"])
-    ]
-
-
-def test_function_runs_python_313_on_arm64_with_the_shared_layer(resources):
-    props = resources[FUNCTION]["Properties"]
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_runs_python_313_on_arm64_with_the_shared_layer(resources, function):
+    props = resources[function]["Properties"]
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "app.lambda_handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
 
-    layers = _of_type(resources, "AWS::Lambda::LayerVersion")
+    layers = of_type(resources, "AWS::Lambda::LayerVersion")
     assert len(layers) == 1
     (layer_id, layer) = next(iter(layers.items()))
     assert layer_id.startswith("SharedLayer")
-    assert props["Layers"] == [_ref(layer_id)]
+    assert props["Layers"] == [ref(layer_id)]
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
@@ -89,11 +61,11 @@ def test_sam_builds_the_layer_for_python_313_on_arm64(sam_template):
 
 
 def test_queue_event_source_reports_partial_batch_failures(resources):
-    (mapping,) = _event_source_mappings(resources, FUNCTION)
-    assert mapping["EventSourceArn"] == _arn_of("IimmpactQueue")
+    (mapping,) = event_source_mappings(resources, FUNCTION)
+    assert mapping["EventSourceArn"] == arn_of("IimmpactQueue")
     assert mapping["BatchSize"] == 10
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["ScalingConfig"]["MaximumConcurrency"] == _ref("IimmpactMaxConcurrency")
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == ref("IimmpactMaxConcurrency")
 
 
 def test_maximum_concurrency_parameter_respects_the_sqs_minimum(sam_template, parameter_values):
@@ -104,15 +76,15 @@ def test_maximum_concurrency_parameter_respects_the_sqs_minimum(sam_template, pa
 
 def test_worker_knows_the_redrive_threshold_of_its_queue(resources):
     queue = resources["IimmpactQueue"]["Properties"]
-    env = _env(resources, FUNCTION)
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == _ref("MaxReceiveCount")
+    env = environment(resources, FUNCTION)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == ref("MaxReceiveCount")
     assert env["QUEUE_MAX_RECEIVE_COUNT"] == queue["RedrivePolicy"]["maxReceiveCount"]
 
 
 def test_worker_dead_letter_queue_is_its_queue_redrive_target(resources):
     redrive_target = resources["IimmpactQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
-    assert redrive_target == _arn_of("IimmpactDeadLetterQueue")
-    assert _env(resources, FUNCTION)["DEAD_LETTER_QUEUE_URL"] == _ref("IimmpactDeadLetterQueue")
+    assert redrive_target == arn_of("IimmpactDeadLetterQueue")
+    assert environment(resources, FUNCTION)["DEAD_LETTER_QUEUE_URL"] == ref("IimmpactDeadLetterQueue")
 
 
 def test_queue_visibility_timeout_is_six_times_the_function_timeout(resources):
@@ -149,22 +121,22 @@ def test_table_lists_disputes_of_a_transaction_by_reference(resources):
 
 
 def test_table_deletion_protection_only_in_prod(cfn, resources):
-    assert cfn["Conditions"]["IsProd"] == {"Fn::Equals": [_ref("Stage"), "prod"]}
+    assert cfn["Conditions"]["IsProd"] == {"Fn::Equals": [ref("Stage"), "prod"]}
     protection = resources["DisputesTable"]["Properties"]["DeletionProtectionEnabled"]
     assert protection == {"Fn::If": ["IsProd", True, False]}
 
 
 @pytest.mark.parametrize("name", sorted(IIMMPACT_REPORT_CONTRACT_ENV))
 def test_contract_environment_variable_is_set(resources, name):
-    assert _env(resources, FUNCTION).get(name) not in (None, "")
+    assert environment(resources, FUNCTION).get(name) not in (None, "")
 
 
 def test_contract_environment_variables_name_this_stacks_resources(resources):
-    env = _env(resources, FUNCTION)
-    assert env["DISPUTES_TABLE"] == _ref("DisputesTable")
-    assert env["IIMMPACT_SECRET_ID"] == _ref("IimmpactSecret")
-    assert env["IIMMPACT_BASE_URL"] == _ref("IimmpactBaseUrl")
-    assert env["DEAD_LETTER_QUEUE_URL"] == _ref("IimmpactDeadLetterQueue")
+    env = environment(resources, FUNCTION)
+    assert env["DISPUTES_TABLE"] == ref("DisputesTable")
+    assert env["IIMMPACT_SECRET_ID"] == ref("IimmpactSecret")
+    assert env["IIMMPACT_BASE_URL"] == ref("IimmpactBaseUrl")
+    assert env["DEAD_LETTER_QUEUE_URL"] == ref("IimmpactDeadLetterQueue")
 
 
 def test_iimmpact_base_url_defaults_to_the_production_api(sam_template):
@@ -173,12 +145,12 @@ def test_iimmpact_base_url_defaults_to_the_production_api(sam_template):
 
 def test_role_grants_data_actions_on_named_resources_only(resources):
     checked = 0
-    for statement in _role_statements(resources, FUNCTION):
-        actions = [a.lower() for a in _as_list(statement["Action"])]
+    for statement in role_statements(resources, FUNCTION):
+        actions = [a.lower() for a in as_list(statement["Action"])]
         if not any(a.startswith(SCOPED_ACTION_PREFIXES) for a in actions):
             continue
         checked += 1
-        for resource in _as_list(statement["Resource"]):
+        for resource in as_list(statement["Resource"]):
             assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
             assert "*" not in json.dumps(resource), f"{actions} on wildcard resource {resource!r}"
         assert not any("*" in a for a in actions), f"wildcard action in {actions}"
@@ -188,21 +160,24 @@ def test_role_grants_data_actions_on_named_resources_only(resources):
 @pytest.mark.parametrize(
     ("action", "resource"),
     [
-        ("dynamodb:GetItem", _arn_of("DisputesTable")),
-        ("dynamodb:PutItem", _arn_of("DisputesTable")),
-        ("dynamodb:UpdateItem", _arn_of("DisputesTable")),
-        ("sqs:SendMessage", _arn_of("IimmpactDeadLetterQueue")),
-        ("secretsmanager:GetSecretValue", _ref("IimmpactSecret")),
+        ("dynamodb:GetItem", arn_of("DisputesTable")),
+        ("dynamodb:PutItem", arn_of("DisputesTable")),
+        ("dynamodb:UpdateItem", arn_of("DisputesTable")),
+        ("sqs:SendMessage", arn_of("IimmpactDeadLetterQueue")),
+        ("secretsmanager:GetSecretValue", ref("IimmpactSecret")),
     ],
 )
 def test_role_grants_what_the_worker_needs(resources, action, resource):
-    assert _granted(resources, FUNCTION, action) == [resource]
+    assert granted(resources, FUNCTION, action) == [resource]
 
 
-def test_log_group_belongs_to_the_function_and_expires(resources):
-    (log_group,) = _of_type(resources, "AWS::Logs::LogGroup").values()
-    assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{FUNCTION}}}"}
-    assert log_group["Properties"]["RetentionInDays"] == _ref("LogRetentionDays")
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_log_group_belongs_to_the_function_and_expires(resources, function):
+    assert log_group_of(resources, function)["RetentionInDays"] == ref("LogRetentionDays")
+
+
+def test_every_log_group_belongs_to_a_function(resources):
+    assert len(of_type(resources, "AWS::Logs::LogGroup")) == len(FUNCTIONS)
 
 
 def test_secret_placeholder_has_the_contract_shape(resources):
@@ -213,11 +188,16 @@ def test_secret_placeholder_has_the_contract_shape(resources):
 
 def test_outputs_name_every_operator_facing_resource(cfn):
     assert {name: out["Value"] for name, out in cfn["Outputs"].items()} == {
-        "DisputesTableName": _ref("DisputesTable"),
-        "IimmpactQueueUrl": _ref("IimmpactQueue"),
-        "IimmpactDeadLetterQueueUrl": _ref("IimmpactDeadLetterQueue"),
-        "IimmpactSecretArn": _ref("IimmpactSecret"),
-        "IimmpactReportFunctionName": _ref(FUNCTION),
+        "DisputesTableName": ref("DisputesTable"),
+        "IimmpactQueueUrl": ref("IimmpactQueue"),
+        "IimmpactDeadLetterQueueUrl": ref("IimmpactDeadLetterQueue"),
+        "IimmpactSecretArn": ref("IimmpactSecret"),
+        "IimmpactReportFunctionName": ref(FUNCTION),
+        "EvidenceBucketName": ref("EvidenceBucket"),
+        "RepayQueueUrl": ref("RepayQueue"),
+        "RepayDeadLetterQueueUrl": ref("RepayDeadLetterQueue"),
+        "RepaySecretArn": ref("RepaySecret"),
+        "RepayDisputeFunctionName": ref("RepayDisputeFunction"),
     }
 
 

@@ -343,3 +343,11 @@ def test_command_with_bad_amount_is_rejected_naming_the_field(aws, repay_sandbox
     assert record["status"] == "rejected"
     assert "new_amount" in record["error"]
     assert repay_sandbox.requests == []
+
+
+def test_object_that_only_looks_like_a_manifest_is_ignored(aws, repay_sandbox, repay_app):
+    etag = aws.put_evidence("repay/D-80/c/x-dispute.json", b"{}", "application/json")
+    message = {"Records": [s3_notification(aws.evidence_bucket, "repay/D-80/c/x-dispute.json", etag)]}
+    assert deliver(repay_app(), message) == []
+    assert aws.records() == [] and repay_sandbox.requests == []
+    assert aws.dead_letters(aws.repay_dlq_url) == []

@@ -125,20 +125,23 @@ class EvidenceBucket:
         self._settings = settings
         self._s3 = client
 
+    @staticmethod
+    def manifest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [record for record in records if is_manifest_key(notification_key(record))]
+
     def dispute_from_notification(self, record: dict[str, Any]) -> Dispute | InvalidDispute:
         """The dispute an S3 ObjectCreated notification of a `dispute.json` asks for."""
         s3 = record.get("s3") or {}
         bucket = str((s3.get("bucket") or {}).get("name", ""))
         item = s3.get("object") or {}
-        # S3 URL-encodes keys in notifications, spaces as '+'.
-        key = unquote_plus(str(item.get("key", "")))
+        key = notification_key(record)
         identity = {"bucket": bucket, "key": key, "etag": str(item.get("eTag", "")), "version": item.get("versionId")}
         return self.dispute_from_manifest(bucket, key, identity)
 
     def dispute_from_manifest(self, bucket: str, key: str, identity: dict[str, Any]) -> Dispute | InvalidDispute:
-        parts = key.split("/")
-        if len(parts) < 4 or parts[0] + "/" != EVIDENCE_PREFIX or parts[-1] != MANIFEST_NAME or not parts[1]:
+        if not is_manifest_key(key):
             raise ValueError(f"not a manifest key: repay/{{deal_id}}/{{folder}}/{MANIFEST_NAME} expected, got {key}")
+        parts = key.split("/")
         deal_id, folder = parts[1], "/".join(parts[:-1]) + "/"
 
         def invalid(reason: str, idempotency_key: str | None = None) -> InvalidDispute:
@@ -203,7 +206,9 @@ class EvidenceBucket:
         try:
             return dict(self._s3.head_object(Bucket=self.name, Key=item.key))
         except ClientError as error:
-            if _missing(error):
+            # Without s3:ListBucket on that key S3 answers a missing object with 403, not 404;
+            # the role may read everything under repay/, so a 403 there means "not there".
+            if _missing(error) or _code(error) in {"403", "AccessDenied"}:
                 raise EvidenceRejected(f"evidence missing: {item.key}") from None
             raise EvidenceUnavailable(f"could not read {item.key}: {_code(error)}") from None
         except BotoCoreError as error:
@@ -252,6 +257,12 @@ class EvidenceBucket:
         return sorted(names)
 
 
+def notification_key(record: dict[str, Any]) -> str:
+    # S3 URL-encodes keys in notifications, spaces as '+' (moto also encodes '/').
+    item = (record.get("s3") or {}).get("object") or {}
+    return unquote_plus(str(item.get("key", "")))
+
+
 class S3Stream:
     """An S3 body read in chunks, with the remaining length the multipart encoder asks for."""
 
@@ -275,6 +286,12 @@ class S3Stream:
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "error"))
+
+
+def is_manifest_key(key: str) -> bool:
+    """`repay/{deal_id}/{folder}/dispute.json`: S3's suffix filter also lets `x-dispute.json` through."""
+    parts = key.split("/")
+    return len(parts) >= 4 and parts[0] + "/" == EVIDENCE_PREFIX and bool(parts[1]) and parts[-1] == MANIFEST_NAME
 
 
 def _missing(error: ClientError) -> bool:

@@ -21,6 +21,7 @@ from ..config import RepayWorkerSettings
 from ..evidence import CheckedEvidence, EvidenceBucket, EvidenceRejected, EvidenceUnavailable, S3Stream
 from ..messages import read_json_object, request_or_invalid
 from ..models import Dispute, InvalidDispute, Provider, RepayDisputeRequest, Source
+from ..observability import logger
 from ..secrets import ProviderSecret
 from ..transport import http_session
 from .base import (
@@ -87,8 +88,13 @@ class RepayProvider:
         ]
         if len(created) != len(records):
             raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
+        manifests = self._evidence.manifest_records(created)
+        if len(manifests) < len(created):
+            logger.info(
+                "Ignored objects that only look like manifests", extra={"ignored": len(created) - len(manifests)}
+            )
         try:
-            return [self._evidence.dispute_from_notification(record) for record in created]
+            return [self._evidence.dispute_from_notification(record) for record in manifests]
         except ValueError as error:
             raise UnreadableMessage(str(error)) from None
         except EvidenceUnavailable as error:

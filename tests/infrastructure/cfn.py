@@ -1,0 +1,59 @@
+"""Reading the transformed CloudFormation: resources by type, references, a function's environment and role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def of_type(resources: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in resources.items() if res["Type"] == cfn_type}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def arn_of(name: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def environment(resources: dict[str, Any], function: str) -> dict[str, Any]:
+    variables: dict[str, Any] = resources[function]["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def event_source_mappings(resources: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    return [m["Properties"] for m in mappings if m["Properties"]["FunctionName"] == ref(function)]
+
+
+def role_statements(resources: dict[str, Any], function: str) -> Iterator[dict[str, Any]]:
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    for policy in resources[role]["Properties"].get("Policies", []):
+        yield from as_list(policy["PolicyDocument"]["Statement"])
+
+
+def granted(resources: dict[str, Any], function: str, action: str) -> list[Any]:
+    """Resources of the function role's inline statements that allow `action`."""
+    return [
+        resource
+        for statement in role_statements(resources, function)
+        if statement["Effect"] == "Allow" and action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+
+
+def log_group_of(resources: dict[str, Any], function: str) -> dict[str, Any]:
+    """The properties of the one log group named after `function`."""
+    name = {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+    (group,) = [
+        group["Properties"]
+        for group in of_type(resources, "AWS::Logs::LogGroup").values()
+        if group["Properties"]["LogGroupName"] == name
+    ]
+    return group
