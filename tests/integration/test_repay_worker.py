@@ -351,3 +351,13 @@ def test_object_that_only_looks_like_a_manifest_is_ignored(aws, repay_sandbox, r
     assert deliver(repay_app(), message) == []
     assert aws.records() == [] and repay_sandbox.requests == []
     assert aws.dead_letters(aws.repay_dlq_url) == []
+
+
+def test_logs_never_carry_the_api_key(aws, repay_sandbox, repay_app, receipt, log_output):
+    app = repay_app()
+    repay_sandbox.inject(Fault(status=401), Fault(status=502, act=True))
+    deliver(app, command("D-77", "1000", receipt))
+    deliver(app, command("D-77", "1000", receipt), receive_count=2)
+    logs = log_output.getvalue()
+    assert "Dispute submitted" in logs
+    assert repay_sandbox.api_key not in logs
