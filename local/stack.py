@@ -3,10 +3,12 @@
 moto's server plays AWS on loopback, with the tables, queues, buckets (and their notifications
 to queues) and secrets of template.yaml; the functions run in this process, loaded from their
 CodeUri and Handler, and one poller thread per SQS event source plays Lambda's event source
-mapping. Provider sandboxes stand in for the providers (see `local.providers`).
+mapping. Provider sandboxes stand in for the providers (see `local.providers`). The HTTP API's
+routes are answered in-process by `call_api`, as API Gateway would (see `local.gateway`).
 
     with LocalStack(providers=[iimmpact(sandbox)]) as stack:
         stack.send_message("IimmpactQueue", '{"trxid": "T-1"}')
+        status, headers, body = stack.call_api("GET", "/disputes", query={"reference": "T-1"})
 
 The functions share this process: see `local.runtime` for what that limits.
 """
@@ -26,6 +28,8 @@ import boto3
 import requests
 
 from .aws import EmbeddedAws
+from .gateway import ApiAnswer, LocalHttpApi
+from .http_api import Body, QueryValues
 from .intrinsics import as_text
 from .poller import SqsPoller
 from .providers import ProviderWiring
@@ -74,6 +78,7 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.function_environments: dict[str, dict[str, str]] = {}
         self.pollers: list[SqsPoller] = []
+        self.http_api: LocalHttpApi | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -83,6 +88,8 @@ class LocalStack:
             self._resources.create_all()
             self.function_environments = self._function_environments()
             self._load_functions()
+            routes = [route for spec in self.model.functions.values() for route in spec.http_routes]
+            self.http_api = LocalHttpApi(routes, self.invoke, account=self.model.account, region=self.model.region)
             if self._poll:
                 self._start_pollers()
         except BaseException:
@@ -147,6 +154,20 @@ class LocalStack:
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.functions[function].invoke(event)
+
+    def call_api(
+        self,
+        method: str,
+        path: str,
+        body: Body = None,
+        headers: Mapping[str, str] | None = None,
+        query: QueryValues | None = None,
+    ) -> ApiAnswer:
+        """A request to the template's HTTP API, e.g. ("GET", "/disputes/d-1"): (status, headers, body),
+        header names in lower case and the body parsed from JSON. A dict or list body is sent as JSON."""
+        if self.http_api is None:
+            raise RuntimeError("the local stack is not started")
+        return self.http_api.call(method, path, body=body, headers=headers, query=query)
 
     @property
     def _created(self) -> LocalResources:

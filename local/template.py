@@ -22,6 +22,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from .buckets import BucketSpec, bucket_spec
 from .intrinsics import Scope, referenced_id, resolve
+from .routes import HttpRoute, http_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -167,6 +168,7 @@ class FunctionSpec:
     # Values as the template gives them: resource references are still intrinsics here.
     environment: dict[str, Any]
     event_sources: tuple[SqsEventSource, ...] = ()
+    http_routes: tuple[HttpRoute, ...] = ()  # HttpApi events: the routes that invoke it
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,8 @@ def _function(
 ) -> FunctionSpec:
     mappings = by_type.get("AWS::Lambda::EventSourceMapping", {})
     queues = by_type.get("AWS::SQS::Queue", {})
+    apis = by_type.get("AWS::ApiGatewayV2::Api", {})
+    routes = [route for api, props in apis.items() for route in http_routes(api, props.get("Body") or {})]
     sources = tuple(
         _sqs_source(mapping_id, mapping)
         for mapping_id, mapping in mappings.items()
@@ -291,6 +295,7 @@ def _function(
         memory_mb=int(props.get("MemorySize", _DEFAULT_MEMORY)),
         environment=dict((props.get("Environment") or {}).get("Variables") or {}),
         event_sources=sources,
+        http_routes=tuple(route for route in routes if route.function == logical_id),
     )
 
 

@@ -22,8 +22,9 @@ from tests.infrastructure.cfn import (
 ROOT = Path(__file__).resolve().parents[2]
 
 FUNCTION = "IimmpactReportFunction"
-# Every function of the template (the Repay-specific checks are in test_repay_template.py).
-FUNCTIONS = (FUNCTION, "RepayDisputeFunction")
+# Every function of the template (the Repay- and API-specific checks are in test_repay_template.py
+# and test_api_template.py).
+FUNCTIONS = (FUNCTION, "RepayDisputeFunction", "ApiFunction")
 
 # CONTRACT.md section 2: every variable whose "used by" names iimmpact_report (or "all").
 IIMMPACT_REPORT_CONTRACT_ENV = {
@@ -176,8 +177,10 @@ def test_log_group_belongs_to_the_function_and_expires(resources, function):
     assert log_group_of(resources, function)["RetentionInDays"] == ref("LogRetentionDays")
 
 
-def test_every_log_group_belongs_to_a_function(resources):
-    assert len(of_type(resources, "AWS::Logs::LogGroup")) == len(FUNCTIONS)
+def test_every_log_group_belongs_to_a_function_or_the_api_access_log(resources):
+    # The one other log group, the HTTP API's access log, is checked in test_api_template.py.
+    assert len(of_type(resources, "AWS::Logs::LogGroup")) == len(FUNCTIONS) + 1
+    assert "HttpApiAccessLogGroup" in resources
 
 
 def test_secret_placeholder_has_the_contract_shape(resources):
@@ -198,6 +201,8 @@ def test_outputs_name_every_operator_facing_resource(cfn):
         "RepayDeadLetterQueueUrl": ref("RepayDeadLetterQueue"),
         "RepaySecretArn": ref("RepaySecret"),
         "RepayDisputeFunctionName": ref("RepayDisputeFunction"),
+        "ApiUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
+        "ApiFunctionName": ref("ApiFunction"),
     }
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from tests.conftest import AwsResources, load_function, put_secret
+from tests.conftest import AwsResources, FakeLambdaContext, load_function, put_secret
 from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
@@ -93,3 +96,64 @@ def repay_app(
         return load_function("repay_dispute")
 
     return cold_start
+
+
+@dataclass
+class ApiAnswer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class ApiClient:
+    """Calls the API handler with API Gateway HTTP API (payload 2.0) events, as the service would."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        path: str | None = None,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        path_parameters: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> ApiAnswer:
+        from local.http_api import api_gateway_event
+
+        event = api_gateway_event(
+            method,
+            route,
+            path or route,
+            body=raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
+            headers=headers,
+            query=query,
+            path_parameters=path_parameters,
+        )
+        return self.send(event)
+
+    def send(self, event: dict[str, Any]) -> ApiAnswer:
+        response = self.module.lambda_handler(event, FakeLambdaContext())
+        text = response.get("body") or ""
+        return ApiAnswer(
+            response["statusCode"],
+            {k.lower(): v for k, v in response.get("headers", {}).items()},
+            json.loads(text) if text else None,
+        )
+
+
+@pytest.fixture
+def api(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    """A cold start of the api function over moto."""
+    for name, value in {
+        "DISPUTES_TABLE": aws.table,
+        "EVIDENCE_BUCKET": aws.evidence_bucket,
+        "IIMMPACT_QUEUE_URL": aws.iimmpact_queue_url,
+        "REPAY_QUEUE_URL": aws.repay_queue_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return ApiClient(load_function("api"))

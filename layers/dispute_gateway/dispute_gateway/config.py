@@ -116,6 +116,13 @@ class RepayWorkerSettings(WorkerSettings, EvidenceSettings):
         return str(self.repay_base_url).rstrip("/")
 
 
+class ApiSettings(EvidenceSettings):
+    iimmpact_queue_url: NonEmpty = Field(alias="IIMMPACT_QUEUE_URL")
+    repay_queue_url: NonEmpty = Field(alias="REPAY_QUEUE_URL")
+    # Presigned uploads should be used at once; a short life limits a leaked URL.
+    upload_url_expiry_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_EXPIRY_SECONDS")
+
+
 SettingsT = TypeVar("SettingsT", bound=_Settings)
 
 

@@ -330,9 +330,19 @@ class DisputeRecord(BaseModel):
     # What the provider said of the transaction before our first POST (Repay: the deal's
     # state), so an in-doubt retry can tell our dispute from one opened earlier.
     provider_state_before: str | None = None
+    # Set once the API's command for it is on its queue; a record without it was written by
+    # a call whose send failed, and the caller's retry sends it.
+    queued_at: str | None = None
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude=_INTERNAL_FIELDS)
 
 
-_INTERNAL_FIELDS = {"request_fingerprint", "in_doubt", "lease_token", "lease_expires_at", "provider_state_before"}
+_INTERNAL_FIELDS = {
+    "request_fingerprint",
+    "in_doubt",
+    "lease_token",
+    "lease_expires_at",
+    "provider_state_before",
+    "queued_at",
+}

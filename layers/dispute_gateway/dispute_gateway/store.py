@@ -64,6 +64,7 @@ class Claim:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+REFERENCE_INDEX = "reference-index"
 _CLAIMABLE = (Status.RECEIVED.value, Status.FAILED.value)
 
 
@@ -127,6 +128,39 @@ class DisputeStore:
         if existing.request_fingerprint != record.request_fingerprint:
             raise IdempotencyConflict(existing)
         return existing, False
+
+    def mark_queued(self, dispute_id: str) -> DisputeRecord:
+        response = self._call(
+            "update_item",
+            Key=self._key(dispute_id),
+            UpdateExpression="SET queued_at = if_not_exists(queued_at, :now)",
+            ConditionExpression="attribute_exists(dispute_id)",
+            ExpressionAttributeValues=_values(now=utc_now()),
+            ReturnValues="ALL_NEW",
+        )
+        return _from_item(response["Attributes"])
+
+    def by_reference(
+        self, reference: str, provider: str | None, limit: int, start: dict[str, str] | None
+    ) -> tuple[list[DisputeRecord], dict[str, str] | None]:
+        """A page of the transaction's disputes, oldest first, through the reference index."""
+        extra: dict[str, Any] = {}
+        if provider:
+            extra["FilterExpression"] = "provider = :provider"
+        if start:
+            extra["ExclusiveStartKey"] = {name: {"S": value} for name, value in start.items()}
+        response = self._call(
+            "query",
+            IndexName=REFERENCE_INDEX,
+            KeyConditionExpression="#r = :reference",
+            ExpressionAttributeNames={"#r": "reference"},
+            ExpressionAttributeValues=_values(reference=reference, **({"provider": provider} if provider else {})),
+            Limit=limit,
+            **extra,
+        )
+        last = response.get("LastEvaluatedKey")
+        next_start = {name: value["S"] for name, value in last.items()} if last else None
+        return [_from_item(item) for item in response.get("Items", [])], next_start
 
     # -- the sending lease ----------------------------------------------------------------
     def claim(self, dispute: Dispute, lease_seconds: float) -> Claim:

@@ -1,0 +1,173 @@
+"""What the HTTP API receives and answers. Dispute requests themselves are `models`' own."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import (
+    ContentType,
+    DealId,
+    DisputeRecord,
+    DisputeRequest,
+    FileName,
+    IimmpactReportRequest,
+    Provider,
+    RepayDisputeRequest,
+    Source,
+    Status,
+)
+
+# The API body is a queue body plus its `provider`: one definition of a dispute request.
+DisputeBody = Annotated[IimmpactReportRequest | RepayDisputeRequest, Field(discriminator="provider_name")]
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
+
+
+_TAGS = {provider.value for provider in Provider}
+_LOCATIONS = {"body", "query", "path", "header"}
+
+
+def problems_from_errors(errors: Sequence[Any]) -> list[Problem]:
+    """Each offending field and why, from validation errors, never echoing the value."""
+    problems = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        kind = error.get("type", "")
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if location[:1] == ["body"] and location[1:2] and location[1] in _TAGS:
+            del location[1]  # the union's tag, not a field of the body
+        if kind in {"union_tag_not_found", "union_tag_invalid"}:
+            location, message = ["provider"], f"must be one of: {', '.join(sorted(_TAGS))}"
+        elif kind == "json_invalid":
+            location, message = ["body"], "is not valid JSON"
+        field = ".".join(location[1:] if location[:1] and location[0] in _LOCATIONS else location) or "body"
+        problems.append(Problem(field="Idempotency-Key" if field == "idempotency-key" else field, message=message))
+    return problems
+
+
+def with_idempotency_key(body: DisputeRequest, header: str | None) -> DisputeRequest:
+    """The `Idempotency-Key` header and the body's `idempotency_key` are one key."""
+    if header is None or body.idempotency_key == header:
+        return body
+    if body.idempotency_key is not None:
+        raise InvalidRequestError([Problem(field="idempotency_key", message="differs from the Idempotency-Key header")])
+    return body.model_copy(update={"idempotency_key": header})
+
+
+class InvalidRequestError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+class ErrorAnswer(BaseModel):
+    message: str
+    errors: list[Problem] = Field(default_factory=list)
+    dispute_id: str | None = None
+    correlation_id: str | None = None
+
+
+class DisputeAccepted(BaseModel):
+    dispute_id: str
+    provider: Provider
+    status: Status
+
+    @classmethod
+    def from_record(cls, record: DisputeRecord) -> DisputeAccepted:
+        return cls(dispute_id=record.dispute_id, provider=record.provider, status=record.status)
+
+
+class DisputeView(BaseModel):
+    """A dispute record as callers read it (contract section 3), without internal bookkeeping."""
+
+    dispute_id: str
+    provider: Provider
+    reference: str
+    source: Source
+    status: Status
+    attempts: int
+    created_at: str
+    updated_at: str
+    provider_http_status: int | None = None
+    provider_response: dict[str, Any] | list[Any] | str | None = None
+    provider_message: str | None = None
+    provider_case_id: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_record(cls, record: DisputeRecord) -> DisputeView:
+        return cls.model_validate(record.public())
+
+
+class DisputePage(BaseModel):
+    items: list[DisputeView]
+    next_token: str | None = None
+
+
+class DeclaredFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    filename: FileName
+    content_type: ContentType
+    size: int = Field(ge=1)
+
+
+class EvidenceUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    deal_id: DealId
+    files: list[DeclaredFile] = Field(min_length=1, max_length=100)
+
+
+class PresignedPost(BaseModel):
+    key: str
+    url: str
+    fields: dict[str, str]
+
+
+class FileUpload(PresignedPost):
+    filename: str
+    content_type: str
+    size: int
+
+
+class EvidenceUploads(BaseModel):
+    deal_id: str
+    folder: str
+    expires_in: int
+    files: list[FileUpload]
+    manifest: PresignedPost
+
+
+class InvalidPageToken(ValueError):
+    pass
+
+
+def encode_page_token(start: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(start, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, reference: str) -> dict[str, str]:
+    """The index position a `next_token` stands for; it must belong to the same reference."""
+    try:
+        start = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidPageToken("is not a token this API gave") from None
+    if (
+        not isinstance(start, dict)
+        or set(start) != {"dispute_id", "reference", "created_at"}
+        or not all(isinstance(value, str) for value in start.values())
+    ):
+        raise InvalidPageToken("is not a token this API gave")
+    if start["reference"] != reference:
+        raise InvalidPageToken("belongs to another reference")
+    return start

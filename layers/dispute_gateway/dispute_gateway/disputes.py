@@ -1,0 +1,141 @@
+"""The API's domain: file a dispute once (record, then queue), look disputes up, presign uploads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .api_models import (
+    DisputePage,
+    DisputeView,
+    EvidenceUploadRequest,
+    EvidenceUploads,
+    FileUpload,
+    InvalidRequestError,
+    PresignedPost,
+    Problem,
+    decode_page_token,
+    encode_page_token,
+)
+from .config import ApiSettings, EvidenceSettings
+from .evidence import EVIDENCE_PREFIX, MANIFEST_NAME, latin_name, size_problems, unique_names
+from .models import Dispute, DisputeRecord, DisputeRequest, Provider, Source
+from .store import DisputeStore, dispute_store
+
+MANIFEST_MAX_BYTES = 64 * 1024
+
+
+class QueueUnavailable(RuntimeError):
+    """The command could not be queued; the record waits for the caller's retry."""
+
+
+@dataclass(frozen=True)
+class Filed:
+    record: DisputeRecord
+    queued_now: bool  # False: a repeat of a request already filed and queued
+
+
+class DisputeService:
+    page_size = 50
+
+    def __init__(self, store: DisputeStore, sqs: Any, queue_urls: Mapping[Provider, str]) -> None:
+        self._store = store
+        self._sqs = sqs
+        self._queue_urls = dict(queue_urls)
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> DisputeService:
+        queues = {Provider.IIMMPACT: settings.iimmpact_queue_url, Provider.REPAY: settings.repay_queue_url}
+        return cls(dispute_store(settings.disputes_table), boto3.client("sqs"), queues)
+
+    def file(self, request: DisputeRequest) -> Filed:
+        """Record the dispute, then queue it. Raises IdempotencyConflict, QueueUnavailable."""
+        dispute = Dispute.from_request(request, Source.API)
+        record, _ = self._store.create(dispute)
+        if record.queued_at is not None:
+            return Filed(record, queued_now=False)
+        self._enqueue(dispute)
+        return Filed(self._store.mark_queued(dispute.dispute_id), queued_now=True)
+
+    def get(self, dispute_id: str) -> DisputeView | None:
+        record = self._store.get(dispute_id)
+        return DisputeView.from_record(record) if record else None
+
+    def by_reference(self, reference: str, provider: Provider | None, next_token: str | None) -> DisputePage:
+        start = decode_page_token(next_token, reference) if next_token else None
+        records, last = self._store.by_reference(reference, provider.value if provider else None, self.page_size, start)
+        return DisputePage(
+            items=[DisputeView.from_record(record) for record in records],
+            next_token=encode_page_token(last) if last else None,
+        )
+
+    def _enqueue(self, dispute: Dispute) -> None:
+        # The worker reads the queue body; the key travels in it so it derives the same dispute_id.
+        body = dispute.request.model_dump(mode="json", exclude_none=True, exclude={"provider_name"})
+        try:
+            self._sqs.send_message(
+                QueueUrl=self._queue_urls[dispute.provider],
+                MessageBody=json.dumps(body, ensure_ascii=False),
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise QueueUnavailable(f"could not queue dispute {dispute.dispute_id}: {error}") from error
+
+
+class UploadService:
+    """Presigned S3 POSTs, each confined to one key, its content type and its size."""
+
+    def __init__(self, settings: EvidenceSettings, s3: Any, expiry_seconds: int) -> None:
+        self._settings = settings
+        self._s3 = s3
+        self._expiry = expiry_seconds
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> UploadService:
+        return cls(settings, boto3.client("s3"), settings.upload_url_expiry_seconds)
+
+    def presign(self, request: EvidenceUploadRequest) -> EvidenceUploads:
+        self._check(request)
+        folder = f"{EVIDENCE_PREFIX}{request.deal_id}/{uuid.uuid4().hex}/"
+        names = unique_names(latin_name(item.filename) for item in request.files)
+        files = [
+            FileUpload(
+                filename=name,
+                content_type=item.content_type,
+                size=item.size,
+                **self._post(folder + name, item.content_type, item.size, item.size).model_dump(),
+            )
+            for item, name in zip(request.files, names, strict=True)
+        ]
+        manifest = self._post(folder + MANIFEST_NAME, "application/json", 2, MANIFEST_MAX_BYTES)
+        return EvidenceUploads(
+            deal_id=request.deal_id, folder=folder, expires_in=self._expiry, files=files, manifest=manifest
+        )
+
+    def _check(self, request: EvidenceUploadRequest) -> None:
+        problems = [
+            Problem(field=f"files.{index}.content_type", message=f"{item.content_type} is not allowed")
+            for index, item in enumerate(request.files)
+            if item.content_type.lower() not in self._settings.allowed_types
+        ]
+        problems += [
+            Problem(field="files", message=message)
+            for message in size_problems([item.size for item in request.files], self._settings)
+        ]
+        if problems:
+            raise InvalidRequestError(problems)
+
+    def _post(self, key: str, content_type: str, min_size: int, max_size: int) -> PresignedPost:
+        post = self._s3.generate_presigned_post(
+            Bucket=self._settings.evidence_bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", min_size, max_size]],
+            ExpiresIn=self._expiry,
+        )
+        return PresignedPost(key=key, url=post["url"], fields=post["fields"])

@@ -1,0 +1,122 @@
+"""API Gateway's HTTP API in front of the local functions, without an HTTP server.
+
+`LocalHttpApi.call` is what API Gateway does between a signed request and the caller's answer:
+it picks the route as API Gateway does, builds the payload 2.0 event, invokes the route's
+function and turns what the function returns into the status, headers and body the caller
+gets. IAM authorization is taken as granted: the event carries a local caller's identity, as
+an authorized request would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+
+from .http_api import Body, QueryValues, api_gateway_event, grouped, new_request_id, query_pairs
+from .routes import HttpRoute, select_route
+from .template import DEFAULT_REGION, LOCAL_ACCOUNT
+
+_log = logging.getLogger(__name__)
+
+
+class ApiAnswer(NamedTuple):
+    """What the caller gets: header names in lower case, the body parsed if it is JSON (else its text)."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def proxy_answer(result: Any, request_id: str) -> ApiAnswer:
+    """What API Gateway makes of a payload 2.0 function's return value."""
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(name).lower(): str(value) for name, value in (result.get("headers") or {}).items()}
+        if result.get("cookies"):
+            headers["set-cookie"] = ", ".join(result["cookies"])
+        body = result.get("body")
+        if body is not None and result.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode("utf-8", errors="replace")
+        status = int(result["statusCode"])
+    else:
+        # Without a statusCode, API Gateway takes the whole return value as a JSON body with 200.
+        headers, body, status = {"content-type": "application/json"}, json.dumps(result), 200
+    headers["apigw-requestid"] = request_id
+    return ApiAnswer(status, headers, _parsed(body))
+
+
+class LocalHttpApi:
+    """The template's HTTP API routes, each invoking its function through `invoke(logical_id, event)`."""
+
+    def __init__(
+        self,
+        routes: Iterable[HttpRoute],
+        invoke: Callable[[str, dict[str, Any]], Any],
+        *,
+        account: str = LOCAL_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        self.routes = list(routes)
+        self._invoke = invoke
+        self._account = account
+        self._region = region
+        # API Gateway's ids are 10 lower-case letters and digits.
+        self.api_ids = {api: secrets.token_hex(5) for api in sorted({route.api for route in self.routes})}
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Body = None,
+        headers: Mapping[str, str] | None = None,
+        query: QueryValues | None = None,
+    ) -> ApiAnswer:
+        """A request on `path` (it may carry its own `?query`, added to `query`), answered as API Gateway would."""
+        path, _, raw_query = path.partition("?")
+        pairs = parse_qsl(raw_query, keep_blank_values=True) + query_pairs(query)
+        request_id = new_request_id()
+        selected = select_route(self.routes, method, path)
+        if selected is None:
+            return _gateway_error(404, "Not Found", request_id)
+        route, parameters = selected
+        event = api_gateway_event(
+            method,
+            route.path,
+            path,
+            body=body,
+            headers=headers,
+            query=grouped(pairs),
+            path_parameters=parameters,
+            route_key=route.route_key,
+            authorization=route.authorization,
+            api_id=self.api_ids[route.api],
+            account=self._account,
+            region=self._region,
+            request_id=request_id,
+        )
+        try:
+            result = self._invoke(route.function, event)
+        except Exception:
+            # A function error reaches the caller as API Gateway's bare 500; the traceback stays here.
+            _log.exception("%s failed on %s", route.function, route.route_key)
+            return _gateway_error(500, "Internal Server Error", request_id)
+        return proxy_answer(result, request_id)
+
+
+def _gateway_error(status: int, message: str, request_id: str) -> ApiAnswer:
+    # API Gateway's own answers (no route, function error) carry only a message.
+    return ApiAnswer(status, {"content-type": "application/json", "apigw-requestid": request_id}, {"message": message})
+
+
+def _parsed(body: Any) -> Any:
+    if not isinstance(body, str) or not body:
+        return body or None
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return body

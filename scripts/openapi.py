@@ -1,0 +1,56 @@
+"""Writes (or with --check, verifies) docs/openapi.json: the HTTP API's OpenAPI document, generated
+from the handler's routes and models, so the document cannot drift from the code.
+
+    .venv/bin/python scripts/openapi.py [--check]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT = ROOT / "docs" / "openapi.json"
+# Importing the handler validates its configuration; these placeholders reach no AWS.
+PLACEHOLDER_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "ap-southeast-1",
+    "DISPUTES_TABLE": "disputes",
+    "EVIDENCE_BUCKET": "evidence",
+    "IIMMPACT_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/iimmpact",
+    "REPAY_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/repay",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def render() -> str:
+    for name, value in PLACEHOLDER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    spec = importlib.util.spec_from_file_location("api_app_for_openapi", ROOT / "functions" / "api" / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    schema = module.app.get_openapi_json_schema(
+        title="Dispute Gateway API",
+        version="1.0.0",
+        description="File, follow and upload evidence for transaction disputes. Every route is IAM-authorized.",
+    )
+    return json.dumps(json.loads(schema), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    document = render()
+    if "--check" in sys.argv:
+        if not DOCUMENT.exists() or DOCUMENT.read_text() != document:
+            print(f"{DOCUMENT.relative_to(ROOT)} is stale: run .venv/bin/python scripts/openapi.py", file=sys.stderr)
+            return 1
+        return 0
+    DOCUMENT.write_text(document)
+    print(f"wrote {DOCUMENT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""The HTTP API's part of the stack (CONTRACT section 6): routes, IAM authorization, stage, role, configuration.
+
+SAM renders an HttpApi as one AWS::ApiGatewayV2::Api whose OpenAPI `Body` holds every route
+(no AWS::ApiGatewayV2::Route resources): IAM authorization is the `AWS_IAM` security scheme
+(`x-amazon-apigateway-authtype: awsSigv4`) required by each operation, which API Gateway's
+import turns into the route's AuthorizationType AWS_IAM.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import api_samples
+from local.routes import IAM, http_routes
+from tests.infrastructure.cfn import arn_of, as_list, environment, granted, of_type, ref, role_statements
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FUNCTION = "ApiFunction"
+API = "HttpApi"
+CONTRACT_ROUTES = {
+    ("POST", "/disputes"),
+    ("GET", "/disputes/{dispute_id}"),
+    ("GET", "/disputes"),
+    ("POST", "/evidence-uploads"),
+}
+# CONTRACT.md section 2: every variable whose "used by" names api (or "all").
+API_CONTRACT_ENV = {
+    "DISPUTES_TABLE",
+    "EVIDENCE_BUCKET",
+    "IIMMPACT_QUEUE_URL",
+    "REPAY_QUEUE_URL",
+    "EVIDENCE_MAX_FILES",
+    "EVIDENCE_MAX_FILE_BYTES",
+    "EVIDENCE_MAX_TOTAL_BYTES",
+}
+EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/repay/*"}
+REFERENCE_INDEX = {"Fn::Sub": "${DisputesTable.Arn}/index/reference-index"}
+DATA_PREFIXES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "kms:")
+# API Gateway stops waiting for a Lambda integration after 30 s.
+INTEGRATION_TIMEOUT_SECONDS = 30
+
+
+def _body(resources: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = resources[API]["Properties"]["Body"]
+    return body
+
+
+def _operations(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method.upper(), path): operation
+        for path, operations in _body(resources)["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def _stage(resources: dict[str, Any]) -> dict[str, Any]:
+    (stage,) = of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+    properties: dict[str, Any] = stage["Properties"]
+    return properties
+
+
+# -- routes and their authorization ----------------------------------------------------------------
+def test_the_routes_are_the_contract_routes(resources):
+    assert set(_operations(resources)) == CONTRACT_ROUTES
+
+
+def test_iam_is_api_gateways_sigv4_scheme(resources):
+    assert list(of_type(resources, "AWS::ApiGatewayV2::Api")) == [API]
+    schemes = _body(resources)["components"]["securitySchemes"]
+    assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    # An import warning (e.g. an ignored security setting) fails the deployment instead of dropping it.
+    assert resources[API]["Properties"]["FailOnWarnings"] is True
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CONTRACT_ROUTES))
+def test_every_route_requires_aws_iam(resources, method, path):
+    assert _operations(resources)[(method, path)]["security"] == [{"AWS_IAM": []}]
+
+
+def test_no_route_is_defined_outside_the_authorized_body(resources):
+    # A Route resource would bypass the body's security; SAM generates none, and none may be added
+    # without IAM authorization.
+    for route in of_type(resources, "AWS::ApiGatewayV2::Route").values():
+        assert route["Properties"].get("AuthorizationType") == "AWS_IAM"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CONTRACT_ROUTES))
+def test_every_route_proxies_to_the_api_function_with_payload_2(resources, method, path):
+    integration = _operations(resources)[(method, path)]["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws_proxy"
+    assert integration["payloadFormatVersion"] == "2.0"
+    assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"]
+
+
+def test_api_gateway_may_invoke_the_function_on_these_routes_only(resources):
+    permissions = [
+        p["Properties"]
+        for p in of_type(resources, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == ref(FUNCTION)
+    ]
+    assert {p["Principal"] for p in permissions} == {"apigateway.amazonaws.com"}
+    arns = [p["SourceArn"]["Fn::Sub"] for p in permissions]
+    assert all(arn[1] == {"__ApiId__": ref(API), "__Stage__": "*"} for arn in arns)
+    # A path parameter becomes "*" in the permission's ARN.
+    suffixes = {re.sub(r"^.*\$\{__Stage__\}/", "", arn[0]) for arn in arns}
+    assert suffixes == {"POST/disputes", "GET/disputes/*", "GET/disputes", "POST/evidence-uploads"}
+
+
+def test_the_local_stack_reads_the_same_routes(resources):
+    routes = http_routes(API, _body(resources))
+    assert {(route.method, route.path) for route in routes} == CONTRACT_ROUTES
+    assert {(route.function, route.authorization, route.payload_format_version) for route in routes} == {
+        (FUNCTION, IAM, "2.0")
+    }
+
+
+# -- stage: throttling and access log --------------------------------------------------------------
+def test_default_stage_throttles_every_route(sam_template, resources):
+    stage = _stage(resources)
+    assert stage["ApiId"] == ref(API)
+    assert stage["StageName"] == "$default"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": ref("ApiThrottleBurst"),
+        "ThrottlingRateLimit": ref("ApiThrottleRate"),
+    }
+    assert sam_template["Parameters"]["ApiThrottleBurst"]["Default"] == 50
+    assert sam_template["Parameters"]["ApiThrottleRate"]["Default"] == 20
+
+
+def test_access_log_is_json_of_request_facts_only(resources):
+    settings = _stage(resources)["AccessLogSettings"]
+    assert settings["DestinationArn"] == arn_of("HttpApiAccessLogGroup")
+    fields = json.loads(settings["Format"])
+    values = set(fields.values())
+    for variable in ("requestId", "routeKey", "status", "integrationLatency"):
+        assert f"$context.{variable}" in values
+    # Bodies, headers and query strings can carry e-mail addresses (CONTRACT section 7).
+    assert not re.search(r"body|header|querystring|\$input|\$request\.", settings["Format"], re.IGNORECASE)
+
+
+def test_access_log_group_expires(resources):
+    group = resources["HttpApiAccessLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == ref("LogRetentionDays")
+
+
+# -- the function --------------------------------------------------------------------------------
+def test_function_code_timeout_and_memory(resources):
+    props = resources[FUNCTION]["Properties"]
+    assert props["Code"]["S3Key"] == "functions/api"
+    assert (ROOT / "functions" / "api" / "app.py").is_file()
+    assert props["Timeout"] == 15 < INTEGRATION_TIMEOUT_SECONDS
+    assert props["MemorySize"] == 512
+
+
+@pytest.mark.parametrize("name", sorted(API_CONTRACT_ENV))
+def test_contract_environment_variable_is_set(resources, name):
+    assert environment(resources, FUNCTION).get(name) not in (None, "")
+
+
+def test_contract_environment_variables_name_this_stacks_resources(resources):
+    env = environment(resources, FUNCTION)
+    assert env["DISPUTES_TABLE"] == ref("DisputesTable")
+    assert env["EVIDENCE_BUCKET"] == ref("EvidenceBucket")
+    assert env["IIMMPACT_QUEUE_URL"] == ref("IimmpactQueue")
+    assert env["REPAY_QUEUE_URL"] == ref("RepayQueue")
+    assert env["UPLOAD_URL_EXPIRY_SECONDS"] == "900"
+
+
+@pytest.mark.parametrize("name", ["EVIDENCE_MAX_FILES", "EVIDENCE_MAX_FILE_BYTES", "EVIDENCE_MAX_TOTAL_BYTES"])
+def test_evidence_limits_are_the_repay_workers(resources, name):
+    # An upload the API presigns must pass the worker's checks (CONTRACT section 5).
+    assert environment(resources, FUNCTION)[name] == environment(resources, "RepayDisputeFunction")[name]
+    assert environment(resources, FUNCTION)[name]["Ref"].startswith("EvidenceMax")
+
+
+# -- the function's role ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("action", "resources_granted"),
+    [
+        ("dynamodb:GetItem", [arn_of("DisputesTable")]),
+        ("dynamodb:PutItem", [arn_of("DisputesTable")]),
+        ("dynamodb:UpdateItem", [arn_of("DisputesTable")]),
+        ("dynamodb:Query", [REFERENCE_INDEX]),
+        ("sqs:SendMessage", [arn_of("IimmpactQueue"), arn_of("RepayQueue")]),
+        ("s3:PutObject", [EVIDENCE_OBJECTS]),
+    ],
+)
+def test_role_grants_exactly_what_the_api_needs(resources, action, resources_granted):
+    assert granted(resources, FUNCTION, action) == resources_granted
+
+
+def test_role_grants_no_other_data_action(resources):
+    actions = {
+        action
+        for statement in role_statements(resources, FUNCTION)
+        for action in as_list(statement["Action"])
+        if action.lower().startswith(DATA_PREFIXES)
+    }
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "sqs:SendMessage",
+        "s3:PutObject",
+    }
+
+
+def test_role_names_its_resources_without_wildcards(resources):
+    checked = 0
+    for statement in role_statements(resources, FUNCTION):
+        actions = [a.lower() for a in as_list(statement["Action"])]
+        if not any(a.startswith(DATA_PREFIXES) for a in actions):
+            continue
+        checked += 1
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in a for a in actions), f"wildcard action in {actions}"
+        for resource in as_list(statement["Resource"]):
+            assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
+            # The one pattern allowed: the objects under repay/ of the evidence bucket.
+            written = json.dumps(resource if resource != EVIDENCE_OBJECTS else arn_of("EvidenceBucket"))
+            assert "*" not in written, f"{actions} on wildcard resource {resource!r}"
+    assert checked == 4
+
+
+def test_role_has_no_managed_data_access(resources):
+    role = resources[FUNCTION]["Properties"]["Role"]["Fn::GetAtt"][0]
+    managed = {arn.rsplit("/", 1)[-1] for arn in resources[role]["Properties"]["ManagedPolicyArns"]}
+    assert managed == {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+
+
+# -- sample events -------------------------------------------------------------------------------
+def test_there_is_a_sample_event_for_every_route(resources):
+    committed = {path.name for path in (ROOT / "events" / "api").glob("*.json")}
+    assert committed == set(api_samples.SAMPLES)
+    route_keys = {api_samples.build(name)["routeKey"] for name in committed}
+    assert route_keys == {f"{method} {path}" for method, path in CONTRACT_ROUTES}
+
+
+@pytest.mark.parametrize("name", sorted(api_samples.SAMPLES))
+def test_sample_event_is_what_the_local_api_builds(name):
+    # Regenerate with `python -m local.api_samples` when the helper changes.
+    committed = (ROOT / "events" / "api" / name).read_text(encoding="utf-8")
+    assert committed == api_samples.render(api_samples.build(name))
+    event = json.loads(committed)
+    assert event["version"] == "2.0"
+    assert event["requestContext"]["routeKey"] == event["routeKey"]
+    assert set(event["requestContext"]["authorizer"]["iam"]) >= {"accessKey", "accountId", "userArn", "userId"}
