@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
 from local.http_api import api_gateway_event
-from local.providers import iimmpact
 from local.routes import HttpRoute, match_path, select_route
 from local.stack import LocalStack, wait_for
 from tests.conftest import ROOT
@@ -22,18 +20,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 FUNCTION = "ApiFunction"
 REQUEST = {"provider": "iimmpact", "trxid": "T-E2E-API-1", "user_email": ["buyer@example.com"]}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[IimmpactSandbox]:
-    with IimmpactSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def stack(sandbox: IimmpactSandbox) -> Iterator[LocalStack]:
-    with LocalStack(providers=[iimmpact(sandbox)], visibility_timeout_override=1, batching_window_override=0) as stack:
-        yield stack
 
 
 def _recorded_events(stack: LocalStack) -> list[dict[str, Any]]:

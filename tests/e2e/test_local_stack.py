@@ -14,7 +14,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from local import samples
-from local.providers import iimmpact, repay
+from local.providers import repay
 from local.stack import LocalStack, wait_for
 from tests.conftest import ROOT
 from tests.sandboxes.iimmpact import Fault, IimmpactSandbox
@@ -28,19 +28,6 @@ FUNCTION = "IimmpactReportFunction"
 TABLE = "DisputesTable"
 REPAY_QUEUE = "RepayQueue"
 BUCKET = "EvidenceBucket"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[IimmpactSandbox]:
-    with IimmpactSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def stack(sandbox: IimmpactSandbox) -> Iterator[LocalStack]:
-    # A 1 s visibility time-out brings a failed message back quickly; no batching window to wait for.
-    with LocalStack(providers=[iimmpact(sandbox)], visibility_timeout_override=1, batching_window_override=0) as stack:
-        yield stack
 
 
 def _records(stack: LocalStack) -> list[dict[str, Any]]:

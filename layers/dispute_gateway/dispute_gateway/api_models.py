@@ -15,11 +15,11 @@ from .models import (
     DealId,
     DisputeRecord,
     DisputeRequest,
+    DisputeView,
     FileName,
     IimmpactReportRequest,
     Provider,
     RepayDisputeRequest,
-    Source,
     Status,
 )
 
@@ -84,28 +84,6 @@ class DisputeAccepted(BaseModel):
     @classmethod
     def from_record(cls, record: DisputeRecord) -> DisputeAccepted:
         return cls(dispute_id=record.dispute_id, provider=record.provider, status=record.status)
-
-
-class DisputeView(BaseModel):
-    """A dispute record as callers read it (contract section 3), without internal bookkeeping."""
-
-    dispute_id: str
-    provider: Provider
-    reference: str
-    source: Source
-    status: Status
-    attempts: int
-    created_at: str
-    updated_at: str
-    provider_http_status: int | None = None
-    provider_response: dict[str, Any] | list[Any] | str | None = None
-    provider_message: str | None = None
-    provider_case_id: str | None = None
-    error: str | None = None
-
-    @classmethod
-    def from_record(cls, record: DisputeRecord) -> DisputeView:
-        return cls.model_validate(record.public())
 
 
 class DisputePage(BaseModel):

@@ -13,7 +13,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .api_models import (
     DisputePage,
-    DisputeView,
     EvidenceUploadRequest,
     EvidenceUploads,
     FileUpload,
@@ -25,7 +24,7 @@ from .api_models import (
 )
 from .config import ApiSettings, EvidenceSettings
 from .evidence import EVIDENCE_PREFIX, MANIFEST_NAME, latin_name, size_problems, unique_names
-from .models import Dispute, DisputeRecord, DisputeRequest, Provider, Source
+from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Provider, Source
 from .store import DisputeStore, dispute_store
 
 MANIFEST_MAX_BYTES = 64 * 1024
@@ -65,13 +64,13 @@ class DisputeService:
 
     def get(self, dispute_id: str) -> DisputeView | None:
         record = self._store.get(dispute_id)
-        return DisputeView.from_record(record) if record else None
+        return record.view() if record else None
 
     def by_reference(self, reference: str, provider: Provider | None, next_token: str | None) -> DisputePage:
         start = decode_page_token(next_token, reference) if next_token else None
         records, last = self._store.by_reference(reference, provider.value if provider else None, self.page_size, start)
         return DisputePage(
-            items=[DisputeView.from_record(record) for record in records],
+            items=[record.view() for record in records],
             next_token=encode_page_token(last) if last else None,
         )
 

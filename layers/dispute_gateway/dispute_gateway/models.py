@@ -304,8 +304,8 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class DisputeRecord(BaseModel):
-    """One item of the disputes table (contract section 3)."""
+class DisputeView(BaseModel):
+    """A dispute as callers read it (contract section 3)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -322,6 +322,11 @@ class DisputeRecord(BaseModel):
     provider_message: str | None = None
     provider_case_id: str | None = None
     error: str | None = None
+
+
+class DisputeRecord(DisputeView):
+    """One item of the disputes table: the view plus the bookkeeping that guards it."""
+
     # Internal bookkeeping, stored but not part of what callers read.
     request_fingerprint: str
     in_doubt: bool = False
@@ -334,15 +339,5 @@ class DisputeRecord(BaseModel):
     # a call whose send failed, and the caller's retry sends it.
     queued_at: str | None = None
 
-    def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, exclude=_INTERNAL_FIELDS)
-
-
-_INTERNAL_FIELDS = {
-    "request_fingerprint",
-    "in_doubt",
-    "lease_token",
-    "lease_expires_at",
-    "provider_state_before",
-    "queued_at",
-}
+    def view(self) -> DisputeView:
+        return DisputeView.model_validate(self.model_dump(include=set(DisputeView.model_fields)))
