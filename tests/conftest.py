@@ -22,7 +22,7 @@ from moto import mock_aws
 ROOT = Path(__file__).resolve().parent.parent
 
 # Set before any test module imports the shared package: Powertools reads these when its
-# Logger/Metrics/Tracer are created, as Lambda's environment would be set before a cold start.
+# Logger/Metrics are created, as Lambda's environment would be set before a cold start.
 POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "dispute-gateway",

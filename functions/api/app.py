@@ -25,7 +25,7 @@ from dispute_gateway.api_models import (
 from dispute_gateway.config import ApiSettings, load_settings
 from dispute_gateway.disputes import DisputeService, QueueUnavailable, UploadService
 from dispute_gateway.models import Provider
-from dispute_gateway.observability import logger, metrics, tracer
+from dispute_gateway.observability import logger, metrics
 from dispute_gateway.store import IdempotencyConflict, StoreError
 
 settings = load_settings(ApiSettings)
@@ -128,6 +128,5 @@ def _error(status: int, message: str, problems: list[Problem] | None = None) -> 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

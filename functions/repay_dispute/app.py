@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dispute_gateway.config import RepayWorkerSettings, load_settings
-from dispute_gateway.observability import logger, metrics, tracer
+from dispute_gateway.observability import logger, metrics
 from dispute_gateway.pipeline import DisputeWorker
 from dispute_gateway.providers.repay import RepayProvider
 
@@ -15,6 +15,5 @@ worker = DisputeWorker.for_provider(RepayProvider.from_settings(settings), setti
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return worker.process_batch(event, context)

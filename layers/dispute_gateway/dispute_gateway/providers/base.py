@@ -7,6 +7,7 @@ submit a dispute, and acts on the outcome type alone.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 import requests
 
 from ..models import Dispute, DisputeRecord, InvalidDispute, Provider
+from ..observability import record_provider_latency
 from ..secrets import CredentialsUnavailable, ProviderSecret
 from ..transport import Deadline
 
@@ -116,6 +118,7 @@ class ProviderEndpoint:
 
     def __init__(
         self,
+        provider: Provider,
         base_url: str,
         secret: ProviderSecret[Any],
         session: requests.Session,
@@ -123,6 +126,7 @@ class ProviderEndpoint:
         connect_timeout: float,
         read_timeout: float,
     ) -> None:
+        self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.session = session
@@ -134,6 +138,14 @@ class ProviderEndpoint:
             return self.secret.get(refresh=attempt.fresh_credentials)
         except CredentialsUnavailable as error:
             raise Transient(str(error)) from None
+
+    def request(self, operation: str, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP call to the provider; its duration is recorded per provider and operation."""
+        started = time.perf_counter()
+        try:
+            return self.session.request(method, url, **kwargs)
+        finally:
+            record_provider_latency(self.provider, operation, (time.perf_counter() - started) * 1000)
 
     def timeouts(self, attempt: Attempt) -> tuple[float, float]:
         timeouts = attempt.deadline.timeouts(self.connect_timeout, self.read_timeout)

@@ -63,6 +63,7 @@ class IimmpactProvider:
         secret = ProviderSecret(settings.iimmpact_secret_id, IimmpactCredentials, settings.secret_max_age_seconds)
         return cls(
             ProviderEndpoint(
+                Provider.IIMMPACT,
                 settings.base_url,
                 secret,
                 http_session(settings.worker_concurrency),
@@ -94,7 +95,7 @@ class IimmpactProvider:
         headers["Accept"] = "application/json"
         attempt.mark_sending()
         try:
-            response = self._endpoint.session.post(self._url, data=body, headers=headers, timeout=timeouts)
+            response = self._endpoint.request("report", "POST", self._url, data=body, headers=headers, timeout=timeouts)
         except requests.RequestException as error:
             raise transient_from_exception(error, sent=True) from None
         return self._outcome(response, attempt)

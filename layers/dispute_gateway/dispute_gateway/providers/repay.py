@@ -59,6 +59,7 @@ class RepayProvider:
     def from_settings(cls, settings: RepayWorkerSettings) -> RepayProvider:
         secret = ProviderSecret(settings.repay_secret_id, RepayCredentials, settings.secret_max_age_seconds)
         endpoint = ProviderEndpoint(
+            Provider.REPAY,
             settings.base_url,
             secret,
             http_session(settings.worker_concurrency),
@@ -126,8 +127,8 @@ class RepayProvider:
     def _deal_state(self, deal_id: str, credentials: RepayCredentials, attempt: Attempt) -> tuple[str, ProviderAnswer]:
         url = self._endpoint.base_url + DEALS_PATH.format(deal_id=quote(deal_id, safe=""))
         try:
-            response = self._endpoint.session.get(
-                url, headers=_headers(credentials), timeout=self._endpoint.timeouts(attempt)
+            response = self._endpoint.request(
+                "deal", "GET", url, headers=_headers(credentials), timeout=self._endpoint.timeouts(attempt)
             )
         except requests.RequestException as error:
             raise transient_from_exception(error, sent=False) from None
@@ -168,7 +169,7 @@ class RepayProvider:
             timeouts = self._endpoint.timeouts(attempt)
             attempt.mark_sending()
             try:
-                response = self._endpoint.session.post(url, data=body, headers=headers, timeout=timeouts)
+                response = self._endpoint.request("dispute", "POST", url, data=body, headers=headers, timeout=timeouts)
             except (requests.RequestException, EvidenceUnavailable) as error:
                 if isinstance(error, EvidenceUnavailable):
                     raise Transient(str(error), in_doubt=True) from None
