@@ -1,7 +1,11 @@
-"""The demo's dispute filed over the HTTP API: POST /disputes, then GET it back and list it by reference.
+"""The demo's disputes filed over the HTTP API, on a real port as a client would: POST /disputes,
+then GET it back and list it by reference.
 
-Kept apart from `local.demo` because the API has more to check than a queued dispute: the
-answer's status and Location, the record as the API shows it, the listing of the transaction.
+The Repay one first uploads its evidence the way the API offers: `POST /evidence-uploads`
+presigns one S3 POST per file (against the embedded AWS), the files go straight to S3, and the
+dispute names the keys it was given. The API has more to check than a queued dispute (the
+answer's status and Location, the record as the API shows it, the listing of the
+transaction), so each check that fails is kept as a problem of the case.
 """
 
 from __future__ import annotations
@@ -9,36 +13,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.stack import LocalStack, wait_for
+import requests
 
-REFERENCE = "T-API-1"
-REQUEST = {"provider": "iimmpact", "trxid": REFERENCE, "user_email": ["buyer@example.com"]}
-IDEMPOTENCY_KEY = "demo-api-1"
-SETTLED = {"submitted", "rejected", "failed"}
+from local import samples
+from local.demo_cases import SETTLED, Case, Records
+from local.demo_report import Row, row_from_record
+from local.http_server import HttpApiClient
+from local.stack import LocalStack
+
+_UPLOAD_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Evidence:
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
-class ApiFiling:
-    """One IIMMPACT dispute filed through `POST /disputes`; `ready` is False while the API function
-    answers nothing at all (a placeholder handler), which the demo reports without failing."""
-
-    reference: str = REFERENCE
-    expected: str = "submitted"
-    ready: bool = True
+class ApiCase:
+    reference: str
+    provider: str
+    expected: str
+    request: dict[str, Any]
+    idempotency_key: str
+    evidence: tuple[Evidence, ...] = ()
+    route: str = "api"
     dispute_id: str | None = None
     record: dict[str, Any] | None = None  # GET /disputes/{dispute_id}, once settled
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def filed(self) -> bool:
-        return self.ready and self.dispute_id is not None
+    _api: HttpApiClient | None = None
 
     def file(self, stack: LocalStack) -> None:
-        status, headers, body = stack.call_api("POST", "/disputes", REQUEST, {"Idempotency-Key": IDEMPOTENCY_KEY})
-        # A handler that returns nothing: API Gateway answers 200 with a JSON null.
-        if status == 200 and body is None:
-            self.ready = False
-            return
+        self._api = api = HttpApiClient(stack.api_url)
+        request = dict(self.request)
+        if self.evidence:
+            keys = self._upload(api)
+            if keys is None:
+                return
+            request["evidence"] = keys
+        status, headers, body = api.call("POST", "/disputes", request, {"Idempotency-Key": self.idempotency_key})
         if status != 202 or not isinstance(body, dict) or "dispute_id" not in body:
             self.problems.append(f"POST /disputes answered {status}: {body}")
             return
@@ -46,32 +61,73 @@ class ApiFiling:
         if headers.get("location") != f"/disputes/{self.dispute_id}":
             self.problems.append(f"POST /disputes gave Location {headers.get('location')!r}")
 
-    def follow(self, stack: LocalStack, timeout: float) -> None:
-        """Wait until the API shows the dispute settled, then check that its transaction lists it."""
-        if not self.filed:
-            return
+    def _upload(self, api: HttpApiClient) -> list[dict[str, str]] | None:
+        """Each file through its presigned POST; the keys to name in the dispute, or None on failure."""
+        declared = [
+            {"filename": item.filename, "content_type": item.content_type, "size": len(item.data)}
+            for item in self.evidence
+        ]
+        deal = self.request["deal_id"]
+        status, _, body = api.call("POST", "/evidence-uploads", {"deal_id": deal, "files": declared})
+        if status != 201 or not isinstance(body, dict):
+            self.problems.append(f"POST /evidence-uploads answered {status}: {body}")
+            return None
+        keys = []
+        for upload, evidence in zip(body["files"], self.evidence, strict=True):
+            form = {"file": (upload["filename"], evidence.data, evidence.content_type)}
+            answer = requests.post(upload["url"], data=upload["fields"], files=form, timeout=_UPLOAD_TIMEOUT_SECONDS)
+            if answer.status_code not in (200, 201, 204):
+                self.problems.append(f"presigned upload of {upload['filename']} answered {answer.status_code}")
+                return None
+            keys.append({"key": upload["key"], "content_type": evidence.content_type})
+        return keys
 
-        def settled() -> dict[str, Any] | None:
-            status, _, body = stack.call_api("GET", f"/disputes/{self.dispute_id}")
-            return body if status == 200 and isinstance(body, dict) and body.get("status") in SETTLED else None
+    def settled(self, stack: LocalStack, records: Records) -> bool:
+        if self.dispute_id is None or self.record is not None:
+            return True
+        assert self._api is not None
+        status, _, body = self._api.call("GET", f"/disputes/{self.dispute_id}")
+        if status == 200 and isinstance(body, dict) and body.get("status") in SETTLED:
+            self.record = body
+            self._check_listing(self._api)
+        return self.record is not None
 
-        self.record = wait_for(settled, timeout)
-        if self.record is None:
-            status, _, body = stack.call_api("GET", f"/disputes/{self.dispute_id}")
-            self.problems.append(f"GET /disputes/{{id}} never showed a settled dispute; last {status}: {body}")
-        status, _, body = stack.call_api("GET", "/disputes", query={"reference": self.reference})
+    def _check_listing(self, api: HttpApiClient) -> None:
+        status, _, body = api.call("GET", "/disputes", query={"reference": self.reference})
         items = body.get("items") if isinstance(body, dict) else None
         if status != 200 or not isinstance(items, list) or self.dispute_id not in {i.get("dispute_id") for i in items}:
             self.problems.append(f"GET /disputes?reference={self.reference} answered {status}: {body}")
 
-    @property
-    def outcome(self) -> str:
-        """The last cell of its row in the demo's table."""
-        if not self.ready:
-            return "api not ready"
-        return "; ".join(self.problems) if self.problems else ""
+    def row(self, records: Records) -> Row:
+        problems = list(self.problems)
+        if self.dispute_id is not None and self.record is None:
+            problems.append("GET /disputes/{dispute_id} never showed it settled")
+        record = self.record or records.get(self.reference)
+        return row_from_record(self.reference, self.provider, self.route, self.expected, record, problems)
 
-    @property
-    def ok(self) -> bool:
-        status = (self.record or {}).get("status")
-        return not self.ready or (not self.problems and status == self.expected)
+    def detail(self, records: Records) -> dict[str, Any] | None:
+        return self.record or records.get(self.reference)
+
+
+def api_cases() -> list[Case]:
+    return [
+        ApiCase(
+            "T-API-1",
+            "iimmpact",
+            "submitted",
+            {"provider": "iimmpact", "trxid": "T-API-1", "user_email": ["buyer@example.com"]},
+            "demo-api-1",
+        ),
+        ApiCase(
+            "D-79",
+            "repay",
+            "submitted",
+            {"provider": "repay", "deal_id": "D-79", "new_amount": "750"},
+            "demo-api-2",
+            evidence=(
+                Evidence("receipt.pdf", "application/pdf", samples.pdf("Receipt for deal D-79: 750 paid")),
+                # Presigned under its Latin name (Kvitantsiya_No2.png): Repay takes no other.
+                Evidence("Квитанция №2.png", "image/png", samples.png()),
+            ),
+        ),
+    ]

@@ -1,4 +1,4 @@
-"""API Gateway's HTTP API in front of the local functions, without an HTTP server.
+"""API Gateway's HTTP API in front of the local functions (`local.http_server` puts it on a port).
 
 `LocalHttpApi.call` is what API Gateway does between a signed request and the caller's answer:
 it picks the route as API Gateway does, builds the payload 2.0 event, invokes the route's
@@ -32,21 +32,43 @@ class ApiAnswer(NamedTuple):
     body: Any
 
 
-def proxy_answer(result: Any, request_id: str) -> ApiAnswer:
+class RawAnswer(NamedTuple):
+    """What goes back over the wire: header names in lower case, each cookie its own Set-Cookie."""
+
+    status: int
+    headers: dict[str, str]
+    cookies: list[str]
+    body: bytes
+
+    def parsed(self) -> ApiAnswer:
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["set-cookie"] = ", ".join(self.cookies)
+        return ApiAnswer(self.status, headers, _parsed(self.body.decode("utf-8", errors="replace")))
+
+
+def proxy_response(result: Any, request_id: str) -> RawAnswer:
     """What API Gateway makes of a payload 2.0 function's return value."""
     if isinstance(result, dict) and "statusCode" in result:
         headers = {str(name).lower(): str(value) for name, value in (result.get("headers") or {}).items()}
-        if result.get("cookies"):
-            headers["set-cookie"] = ", ".join(result["cookies"])
+        cookies = [str(cookie) for cookie in result.get("cookies") or []]
         body = result.get("body")
-        if body is not None and result.get("isBase64Encoded"):
-            body = base64.b64decode(body).decode("utf-8", errors="replace")
+        if body is None:
+            data = b""
+        elif result.get("isBase64Encoded"):
+            data = base64.b64decode(body)
+        else:
+            data = str(body).encode()
         status = int(result["statusCode"])
     else:
         # Without a statusCode, API Gateway takes the whole return value as a JSON body with 200.
-        headers, body, status = {"content-type": "application/json"}, json.dumps(result), 200
+        headers, cookies, data, status = {"content-type": "application/json"}, [], json.dumps(result).encode(), 200
     headers["apigw-requestid"] = request_id
-    return ApiAnswer(status, headers, _parsed(body))
+    return RawAnswer(status, headers, cookies, data)
+
+
+def proxy_answer(result: Any, request_id: str) -> ApiAnswer:
+    return proxy_response(result, request_id).parsed()
 
 
 class LocalHttpApi:
@@ -77,12 +99,24 @@ class LocalHttpApi:
         query: QueryValues | None = None,
     ) -> ApiAnswer:
         """A request on `path` (it may carry its own `?query`, added to `query`), answered as API Gateway would."""
+        return self.respond(method, path, body=body, headers=headers, query=query).parsed()
+
+    def respond(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Body = None,
+        headers: Mapping[str, str] | None = None,
+        query: QueryValues | None = None,
+    ) -> RawAnswer:
+        """As `call`, with the answer as it goes over the wire (the body as bytes)."""
         path, _, raw_query = path.partition("?")
         pairs = parse_qsl(raw_query, keep_blank_values=True) + query_pairs(query)
         request_id = new_request_id()
         selected = select_route(self.routes, method, path)
         if selected is None:
-            return _gateway_error(404, "Not Found", request_id)
+            return gateway_error(404, "Not Found", request_id)
         route, parameters = selected
         event = api_gateway_event(
             method,
@@ -104,13 +138,14 @@ class LocalHttpApi:
         except Exception:
             # A function error reaches the caller as API Gateway's bare 500; the traceback stays here.
             _log.exception("%s failed on %s", route.function, route.route_key)
-            return _gateway_error(500, "Internal Server Error", request_id)
-        return proxy_answer(result, request_id)
+            return gateway_error(500, "Internal Server Error", request_id)
+        return proxy_response(result, request_id)
 
 
-def _gateway_error(status: int, message: str, request_id: str) -> ApiAnswer:
-    # API Gateway's own answers (no route, function error) carry only a message.
-    return ApiAnswer(status, {"content-type": "application/json", "apigw-requestid": request_id}, {"message": message})
+def gateway_error(status: int, message: str, request_id: str) -> RawAnswer:
+    """API Gateway's own answers (no route, function error, request too large) carry only a message."""
+    headers = {"content-type": "application/json", "apigw-requestid": request_id}
+    return RawAnswer(status, headers, [], json.dumps({"message": message}).encode())
 
 
 def _parsed(body: Any) -> Any:

@@ -49,25 +49,41 @@ class SqsPoller:
         self._region = region
         self._window = batching_window_seconds
         self._stopping = threading.Event()
+        self._state = threading.Lock()
+        self._invoking = False
         self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{source.logical_id}", daemon=True)
+
+    @property
+    def batching_window_seconds(self) -> float:
+        return self._window
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float) -> None:
-        """Stop polling; an invocation under way is waited for, up to `timeout` seconds."""
-        self._stopping.set()
-        if self._thread.is_alive():
+        """Stop polling. An invocation under way (and the deletes after it) is waited for, up to
+        `timeout` seconds; a receive under way is not: its messages, if any, are left to come
+        back after their visibility time-out, as from a poller that went away."""
+        with self._state:
+            self._stopping.set()
+            invoking = self._invoking
+        if invoking:
             self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.warning("poller %s still busy after %.0f s; left behind", self.source.logical_id, timeout)
+            if self._thread.is_alive():
+                log.warning("poller %s still busy after %.0f s; left behind", self.source.logical_id, timeout)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 batch = self._collect()
-                if batch:
-                    self._deliver(batch)
+                with self._state:
+                    # Checked under the lock `stop` takes: once it has returned, nothing is invoked.
+                    self._invoking = bool(batch) and not self._stopping.is_set()
+                if self._invoking:
+                    try:
+                        self._deliver(batch)
+                    finally:
+                        self._invoking = False
             except (ClientError, BotoCoreError) as error:
                 if self._stopping.is_set():
                     break

@@ -56,8 +56,8 @@ class LocalResources:
         self._create_buckets()
         self._configure_bucket_notifications()
         self._create_secrets()
-        for logical_id in self._model.functions:
-            name = self._generated_name(logical_id)
+        for logical_id, function in self._model.functions.items():
+            name = function.name or self._generated_name(logical_id)
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = (
                 f"arn:aws:lambda:{self._model.region}:{self._model.account}:function:{name}"

@@ -8,6 +8,7 @@ their authorization exactly as a deployment gets them (SAM generates no Route re
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -23,8 +24,9 @@ _METHODS = {
     "options": "OPTIONS",
     "x-amazon-apigateway-any-method": "ANY",
 }
-# The Lambda proxy integration URI ends in .../functions/${Fn.Arn}/invocations.
-_INTEGRATED_FUNCTION = re.compile(r"/functions/\$\{([A-Za-z0-9]+)\.Arn\}/invocations")
+# The Lambda proxy integration URI ends in .../functions/${Fn.Arn}/invocations, or ${FnAlias}
+# (a Ref: the alias's ARN) when the function has an AutoPublishAlias.
+_INTEGRATED_FUNCTION = re.compile(r"/functions/\$\{([A-Za-z0-9]+)(?:\.Arn)?\}/invocations")
 _PARAMETER = re.compile(r"^\{([^{}+]+)(\+?)\}$")
 IAM = "AWS_IAM"
 NO_AUTHORIZATION = "NONE"
@@ -83,8 +85,11 @@ def select_route(routes: list[HttpRoute], method: str, path: str) -> tuple[HttpR
     return min(matched, key=lambda item: (len(item[1]), "+}" in item[0].path, item[0].method == "ANY"))
 
 
-def http_routes(api_id: str, body: dict[str, Any]) -> list[HttpRoute]:
-    """Every route of an HTTP API's OpenAPI body whose integration is a function of the template."""
+def http_routes(api_id: str, body: dict[str, Any], aliases: Mapping[str, str] | None = None) -> list[HttpRoute]:
+    """Every route of an HTTP API's OpenAPI body whose integration is a function of the template.
+
+    `aliases` maps the logical id of an alias or version to its function's: locally every
+    alias is the code as it is."""
     schemes = ((body.get("components") or {}).get("securitySchemes")) or {}
     default_security = body.get("security")
     routes: list[HttpRoute] = []
@@ -95,6 +100,7 @@ def http_routes(api_id: str, body: dict[str, Any]) -> list[HttpRoute]:
                 continue
             integration = operation.get("x-amazon-apigateway-integration") or {}
             function = _integrated_function(integration.get("uri"))
+            function = (aliases or {}).get(function, function) if function is not None else None
             if function is None:
                 raise ValueError(f"HTTP API {api_id}: {method} {path} does not invoke a function of the template")
             routes.append(

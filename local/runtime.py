@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,7 +50,11 @@ class LocalLambdaContext:
 
 @dataclass
 class LocalFunction:
-    """A loaded function: call `invoke` as Lambda would (the time-out is reported, not enforced)."""
+    """A loaded function: call `invoke` as Lambda would (the time-out is reported, not enforced).
+
+    One invocation at a time: on Lambda concurrent invocations each get their own execution
+    environment, here they would share the handler module's state (Powertools' resolver keeps
+    the current event on the app, the logger its appended keys)."""
 
     name: str
     handler: Handler
@@ -58,10 +62,12 @@ class LocalFunction:
     memory_mb: int
     region: str
     account: str
+    _busy: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        context = LocalLambdaContext(self.name, self.timeout_seconds, self.memory_mb, self.region, self.account)
-        return self.handler(event, context)
+        with self._busy:
+            context = LocalLambdaContext(self.name, self.timeout_seconds, self.memory_mb, self.region, self.account)
+            return self.handler(event, context)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ moto's server plays AWS on loopback, with the tables, queues, buckets (and their
 to queues) and secrets of template.yaml; the functions run in this process, loaded from their
 CodeUri and Handler, and one poller thread per SQS event source plays Lambda's event source
 mapping. Provider sandboxes stand in for the providers (see `local.providers`). The HTTP API's
-routes are answered in-process by `call_api`, as API Gateway would (see `local.gateway`).
+routes are answered in-process by `call_api`, as API Gateway would (see `local.gateway`), and,
+given an `http_port`, over HTTP at `stack.api_url` (see `local.http_server`).
 
     with LocalStack(providers=[iimmpact(sandbox)]) as stack:
         stack.send_message("IimmpactQueue", '{"trxid": "T-1"}')
@@ -30,6 +31,7 @@ import requests
 from .aws import EmbeddedAws
 from .gateway import ApiAnswer, LocalHttpApi
 from .http_api import Body, QueryValues
+from .http_server import LocalHttpServer
 from .intrinsics import as_text
 from .poller import SqsPoller
 from .providers import ProviderWiring
@@ -60,10 +62,12 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         stack_name: str = LOCAL_STACK_NAME,
         aws_in_separate_process: bool = True,
+        http_port: int | None = None,
     ) -> None:
         """`environment_overrides` is by function logical id; the overrides of visibility time-out
         (every queue) and batching window (every event source) make retries quick locally;
-        `poll=False` creates everything but leaves invoking the functions to the caller."""
+        `poll=False` creates everything but leaves invoking the functions to the caller;
+        `http_port` (0: any free port) serves the HTTP API on 127.0.0.1."""
         self.model = load_model(template, parameter_overrides, region=region, stack_name=stack_name)
         self._providers = list(providers)
         self._environment_overrides = {name: dict(values) for name, values in (environment_overrides or {}).items()}
@@ -79,6 +83,8 @@ class LocalStack:
         self.function_environments: dict[str, dict[str, str]] = {}
         self.pollers: list[SqsPoller] = []
         self.http_api: LocalHttpApi | None = None
+        self._http_port = http_port
+        self._http_server: LocalHttpServer | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -90,6 +96,9 @@ class LocalStack:
             self._load_functions()
             routes = [route for spec in self.model.functions.values() for route in spec.http_routes]
             self.http_api = LocalHttpApi(routes, self.invoke, account=self.model.account, region=self.model.region)
+            if self._http_port is not None:
+                self._http_server = LocalHttpServer(self.http_api, port=self._http_port)
+                self._http_server.start()
             if self._poll:
                 self._start_pollers()
         except BaseException:
@@ -98,7 +107,11 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        """Pollers first (an invocation under way finishes), then the embedded AWS; the environment is restored."""
+        """The HTTP server and pollers first (an invocation under way finishes), then the embedded AWS;
+        the environment is restored."""
+        if self._http_server is not None:
+            self._http_server.stop()
+            self._http_server = None
         for poller in self.pollers:
             poller.stop(poller.function.timeout_seconds + _STOP_GRACE_SECONDS)
         self.pollers.clear()
@@ -133,6 +146,13 @@ class LocalStack:
             )
             self._clients[service] = session.client(service, endpoint_url=self.endpoint_url)
         return self._clients[service]
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the HTTP API on loopback, e.g. http://127.0.0.1:3000 (needs `http_port`)."""
+        if self._http_server is None:
+            raise RuntimeError("the HTTP API is not served: start the stack with http_port")
+        return self._http_server.url
 
     def ref(self, logical_id: str) -> str:
         """What `!Ref` gives: a table's name, a queue's URL, a secret's ARN."""

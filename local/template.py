@@ -169,6 +169,7 @@ class FunctionSpec:
     environment: dict[str, Any]
     event_sources: tuple[SqsEventSource, ...] = ()
     http_routes: tuple[HttpRoute, ...] = ()  # HttpApi events: the routes that invoke it
+    name: str | None = None  # FunctionName, when the template fixes it
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,13 @@ def _function(
     mappings = by_type.get("AWS::Lambda::EventSourceMapping", {})
     queues = by_type.get("AWS::SQS::Queue", {})
     apis = by_type.get("AWS::ApiGatewayV2::Api", {})
-    routes = [route for api, props in apis.items() for route in http_routes(api, props.get("Body") or {})]
+    aliases = {
+        alias: function
+        for kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version")
+        for alias, alias_props in by_type.get(kind, {}).items()
+        if (function := referenced_id(alias_props.get("FunctionName"))) is not None
+    }
+    routes = [route for api, props in apis.items() for route in http_routes(api, props.get("Body") or {}, aliases)]
     sources = tuple(
         _sqs_source(mapping_id, mapping)
         for mapping_id, mapping in mappings.items()
@@ -296,6 +303,8 @@ def _function(
         environment=dict((props.get("Environment") or {}).get("Variables") or {}),
         event_sources=sources,
         http_routes=tuple(route for route in routes if route.function == logical_id),
+        # A name built from another resource's attribute is only known once that exists: generated instead.
+        name=props.get("FunctionName") if isinstance(props.get("FunctionName"), str) else None,
     )
 
 

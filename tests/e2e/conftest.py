@@ -1,14 +1,21 @@
-"""The local stack with an IIMMPACT sandbox, shared by the end-to-end tests."""
+"""The local stack with provider sandboxes, shared by the end-to-end tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from local.providers import iimmpact
+from local.providers import ProviderWiring, iimmpact, repay
 from local.stack import LocalStack
 from tests.sandboxes.iimmpact import IimmpactSandbox
+from tests.sandboxes.repay import RepaySandbox
+
+
+def quick_stack(providers: list[ProviderWiring], **options: Any) -> LocalStack:
+    """A 1 s visibility time-out brings a failed message back quickly; no batching window to wait for."""
+    return LocalStack(providers=providers, visibility_timeout_override=1, batching_window_override=0, **options)
 
 
 @pytest.fixture
@@ -18,7 +25,19 @@ def sandbox() -> Iterator[IimmpactSandbox]:
 
 
 @pytest.fixture
+def repay_sandbox() -> Iterator[RepaySandbox]:
+    with RepaySandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
 def stack(sandbox: IimmpactSandbox) -> Iterator[LocalStack]:
-    # A 1 s visibility time-out brings a failed message back quickly; no batching window to wait for.
-    with LocalStack(providers=[iimmpact(sandbox)], visibility_timeout_override=1, batching_window_override=0) as stack:
+    with quick_stack([iimmpact(sandbox)]) as stack:
+        yield stack
+
+
+@pytest.fixture
+def served_stack(sandbox: IimmpactSandbox, repay_sandbox: RepaySandbox) -> Iterator[LocalStack]:
+    """Both providers' sandboxes, and the HTTP API on a free loopback port (`stack.api_url`)."""
+    with quick_stack([iimmpact(sandbox), repay(repay_sandbox)], http_port=0) as stack:
         yield stack

@@ -130,12 +130,6 @@ def test_a_persisting_transient_failure_ends_failed_and_in_the_dead_letter_queue
 
 # -- Repay: evidence in S3 ---------------------------------------------------------------------------
 @pytest.fixture
-def repay_sandbox() -> Iterator[RepaySandbox]:
-    with RepaySandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
 def repay_stack(repay_sandbox: RepaySandbox) -> Iterator[LocalStack]:
     with LocalStack(providers=[repay(repay_sandbox)], batching_window_override=0) as stack:
         yield stack

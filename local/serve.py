@@ -1,0 +1,153 @@
+"""`make serve`: the whole service on this machine, for a developer, until Ctrl-C.
+
+    python -m local.serve [--port 3000] [--visibility-timeout SECONDS] [--batching-window SECONDS]
+                          [--logs | --log-file PATH]
+                          [--iimmpact-url URL --iimmpact-secret-file FILE]
+                          [--repay-url URL --repay-secret-file FILE]
+
+It runs what `make demo` runs (moto's server as AWS, the template's resources, the functions
+fed by their queues' pollers and the bucket's notifications), plus the HTTP API on
+http://127.0.0.1:PORT (0: any free port), and prints the URLs, names and copy-paste commands
+to use them. Each provider is its sandbox unless a real base URL and credentials are given
+(see `local.real_providers` for the flags and the IIMMPACT_* / REPAY_* variables); a real
+provider gets every dispute filed, so say so loudly.
+
+The functions' log lines (JSON, as on Lambda) go to a file (`--log-file`, default
+$TMPDIR/dispute-gateway-serve.log) or, with `--logs`, to this terminal. Ctrl-C or SIGTERM
+stops the pollers, the HTTP server, the sandboxes and moto's process, and exits 0; moto's
+process also ends by itself if this one is killed (see `local/moto_child.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import os
+import signal
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from local import samples
+from local.http_server import DEFAULT_PORT
+from local.providers import ProviderWiring, iimmpact, repay
+from local.real_providers import PROVIDERS, ProviderConfigError, add_arguments, real_providers
+from local.serve_banner import Banner
+from local.stack import LocalStack
+from tests.sandboxes.iimmpact import IimmpactSandbox
+from tests.sandboxes.repay import RepaySandbox
+
+DEFAULT_LOG = Path(tempfile.gettempdir()) / "dispute-gateway-serve.log"
+
+
+class Stopped(Exception):
+    """Raised in the main thread by the first SIGINT or SIGTERM: unwinds whatever runs, start-up included."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    try:
+        real = real_providers(arguments, os.environ)
+    except ProviderConfigError as error:
+        parser.error(str(error))
+    # Powertools warns on every API answer that published no metric (a lookup).
+    warnings.filterwarnings("ignore", "No application metrics to publish")
+    out = sys.stdout
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(arguments, real, out)
+    except Stopped as stopped:
+        print(f"\n{stopped}: stopped", file=out, flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: TextIO) -> int:
+    with contextlib.ExitStack() as resources:
+        log_file = None if arguments.logs else arguments.log_file
+        if log_file is not None:
+            # Lambda's stdout is its log: the functions' loggers bind to it when they are imported.
+            resources.enter_context(contextlib.redirect_stdout(resources.enter_context(log_file.open("w"))))
+        files = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="dispute-gateway-")))
+        (files / "receipt.pdf").write_bytes(samples.pdf("Receipt for deal D-1: 1000 paid"))
+        (files / "dispute.json").write_text('{"new_amount": "1000"}\n', encoding="utf-8")
+        wirings, providers = list(real.values()), {}
+        for key, wiring in real.items():
+            providers[PROVIDERS[key].name] = f"REAL provider at {wiring.base_url}: every dispute filed goes to it"
+        if "iimmpact" not in real:
+            iimmpact_sandbox = resources.enter_context(IimmpactSandbox())
+            wirings.append(iimmpact(iimmpact_sandbox))
+            providers["IIMMPACT"] = f"sandbox at {iimmpact_sandbox.base_url} (REFUNDED-*: refused, INVALID-*: 400)"
+        if "repay" not in real:
+            repay_sandbox = resources.enter_context(RepaySandbox())
+            wirings.append(repay(repay_sandbox))
+            providers["Repay"] = f"sandbox at {repay_sandbox.base_url} (UNKNOWN-*: no such deal)"
+        stack = LocalStack(
+            providers=wirings,
+            http_port=arguments.port,
+            visibility_timeout_override=arguments.visibility_timeout,
+            batching_window_override=arguments.batching_window,
+        )
+        try:
+            resources.enter_context(stack)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            print(f"port {arguments.port} is in use: choose another with --port N (0: any free port)", file=out)
+            return 1
+        print(Banner(stack, providers, files, log_file).render(), file=out, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    # Only the first signal stops: a second one must not cut the shutdown short and leave a
+    # process behind. The shutdown is bounded (pollers wait at most a function's time-out).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _still_stopping)
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _still_stopping(_signum: int, _frame: FrameType | None) -> None:
+    print("still stopping (waiting for an invocation under way to end)...", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.serve",
+        description="Run Dispute Gateway locally (HTTP API, queues, S3 uploads) until Ctrl-C.",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP API port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any)"
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="every queue's visibility time-out, to see retries sooner (default: the template's)",
+    )
+    parser.add_argument(
+        "--batching-window",
+        type=float,
+        metavar="SECONDS",
+        help="every event source's batching window, 0 to deliver at once (default: the template's)",
+    )
+    logs = parser.add_mutually_exclusive_group()
+    logs.add_argument("--logs", action="store_true", help="print the functions' log lines here")
+    logs.add_argument(
+        "--log-file", type=Path, default=DEFAULT_LOG, help=f"where the function logs go (default {DEFAULT_LOG})"
+    )
+    add_arguments(parser)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
