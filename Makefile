@@ -5,16 +5,23 @@ SHELL := /bin/bash
 VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
+# checkov has its own environment: its pins would otherwise fight the project's (boto3, pydantic...).
+# Pinned: a new release can add checks, which should fail a deliberate upgrade, not a fresh clone.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 # Keeps SAM CLI from asking to send telemetry or checking for updates.
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help venv test lint typecheck validate build unit integration e2e demo bench clean
+.PHONY: help venv test lint typecheck validate security build unit integration e2e demo serve bench clean
 
 help:
 	@echo "make demo   run the whole service locally (no AWS account) and print the records"
-	@echo "make test   lint, type-check, validate the template, build it, run every test"
+	@echo "make serve  the HTTP API on :3000, queues and S3 uploads, against the sandboxes (Ctrl-C stops)"
+	@echo "make test   lint, type-check, validate and scan the template, build it, run every test"
+	@echo "make security  checkov over template.yaml (zero failed checks; skips are justified in the template)"
 	@echo "make bench  print the benchmark figures"
 	@echo "make build  sam build (python3.13, arm64)"
 
@@ -38,6 +45,19 @@ validate: $(STAMP)
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 
+$(CHECKOV_STAMP): scripts/find-python
+	@python=$$(scripts/find-python) && echo "creating $(CHECKOV_VENV) with $$python" && \
+	  { [ -x $(CHECKOV_VENV)/bin/python ] || "$$python" -m venv $(CHECKOV_VENV); }
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
+# checkov reads SAM's AWS::Serverless::* resources with --framework cloudformation. A finding is
+# accepted only by a skip in the resource's Metadata with its justification. --skip-download:
+# no call to Prisma Cloud for guideline links (offline, and nothing to send).
+security: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
 # sam build runs pip for the Lambda runtime: it needs a python3.13 first on PATH.
 build: $(STAMP)
 	@python313=$$(scripts/find-python --exact) && \
@@ -52,15 +72,19 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e -q
 
-test: lint typecheck validate build
+test: lint typecheck validate security build
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
 	$(PY) -m local.demo
 
+serve: $(STAMP)
+	$(PY) -m local.serve $(SERVE_ARGS)
+
 bench: $(STAMP)
 	$(PY) bench/iimmpact_batch.py
 	$(PY) bench/repay_memory.py
+	$(PY) bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

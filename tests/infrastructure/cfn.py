@@ -1,4 +1,4 @@
-"""Reading the transformed CloudFormation: resources by type, references, a function's environment and role."""
+"""Reading the transformed CloudFormation: resources by type, references, environment, role, log group."""
 
 from __future__ import annotations
 
@@ -48,12 +48,22 @@ def granted(resources: dict[str, Any], function: str, action: str) -> list[Any]:
     ]
 
 
+def role_of(resources: dict[str, Any], function: str) -> str:
+    """Logical id of the function's execution role."""
+    role: str = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role
+
+
+def log_group_id_of(resources: dict[str, Any], function: str) -> str:
+    """Logical id of the log group the function's LoggingConfig sends its logs to."""
+    group: str = resources[function]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    return group
+
+
 def log_group_of(resources: dict[str, Any], function: str) -> dict[str, Any]:
-    """The properties of the one log group named after `function`."""
-    name = {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
-    (group,) = [
-        group["Properties"]
-        for group in of_type(resources, "AWS::Logs::LogGroup").values()
-        if group["Properties"]["LogGroupName"] == name
-    ]
+    """The properties of the function's log group: the one its LoggingConfig names, itself named
+    /aws/lambda/<FunctionName> (where Lambda logs by default), so either way the logs land there."""
+    group: dict[str, Any] = resources[log_group_id_of(resources, function)]["Properties"]
+    function_name = resources[function]["Properties"]["FunctionName"]["Fn::Sub"]
+    assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{function_name}"}
     return group

@@ -17,11 +17,22 @@ import pytest
 
 from local import api_samples
 from local.routes import IAM, http_routes
-from tests.infrastructure.cfn import arn_of, as_list, environment, granted, of_type, ref, role_statements
+from tests.infrastructure.cfn import (
+    arn_of,
+    as_list,
+    environment,
+    event_source_mappings,
+    granted,
+    of_type,
+    ref,
+    role_statements,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 FUNCTION = "ApiFunction"
+# SnapStart runs published versions only: API Gateway invokes the alias AutoPublishAlias makes.
+ALIAS = "ApiFunctionAliaslive"
 API = "HttpApi"
 CONTRACT_ROUTES = {
     ("POST", "/disputes"),
@@ -95,15 +106,18 @@ def test_every_route_proxies_to_the_api_function_with_payload_2(resources, metho
     integration = _operations(resources)[(method, path)]["x-amazon-apigateway-integration"]
     assert integration["type"] == "aws_proxy"
     assert integration["payloadFormatVersion"] == "2.0"
-    assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"]
+    assert f"/functions/${{{ALIAS}}}/invocations" in integration["uri"]["Fn::Sub"]
+    assert resources[ALIAS]["Properties"]["FunctionName"] == ref(FUNCTION)
 
 
 def test_api_gateway_may_invoke_the_function_on_these_routes_only(resources):
     permissions = [
         p["Properties"]
         for p in of_type(resources, "AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == ref(FUNCTION)
+        if p["Properties"]["FunctionName"] in (ref(FUNCTION), ref(ALIAS))
     ]
+    # Only the alias: $LATEST (no snapshot) is never invoked by the API.
+    assert {json.dumps(p["FunctionName"]) for p in permissions} == {json.dumps(ref(ALIAS))}
     assert {p["Principal"] for p in permissions} == {"apigateway.amazonaws.com"}
     arns = [p["SourceArn"]["Fn::Sub"] for p in permissions]
     assert all(arn[1] == {"__ApiId__": ref(API), "__Stage__": "*"} for arn in arns)
@@ -113,7 +127,12 @@ def test_api_gateway_may_invoke_the_function_on_these_routes_only(resources):
 
 
 def test_the_local_stack_reads_the_same_routes(resources):
-    routes = http_routes(API, _body(resources))
+    # As local/template.py does: a route through an alias runs the alias's function.
+    aliases = {
+        alias_id: alias["Properties"]["FunctionName"]["Ref"]
+        for alias_id, alias in of_type(resources, "AWS::Lambda::Alias").items()
+    }
+    routes = http_routes(API, _body(resources), aliases)
     assert {(route.method, route.path) for route in routes} == CONTRACT_ROUTES
     assert {(route.function, route.authorization, route.payload_format_version) for route in routes} == {
         (FUNCTION, IAM, "2.0")
@@ -230,10 +249,33 @@ def test_role_names_its_resources_without_wildcards(resources):
     assert checked == 4
 
 
-def test_role_has_no_managed_data_access(resources):
+def test_role_has_no_managed_policy(resources):
+    # Logging and tracing are granted inline (test_roles.py): the managed policies reach every log group.
     role = resources[FUNCTION]["Properties"]["Role"]["Fn::GetAtt"][0]
-    managed = {arn.rsplit("/", 1)[-1] for arn in resources[role]["Properties"]["ManagedPolicyArns"]}
-    assert managed == {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+    assert "ManagedPolicyArns" not in resources[role]["Properties"]
+
+
+# -- SnapStart -----------------------------------------------------------------------------------
+def test_snapstart_restores_published_versions_behind_the_alias(sam_template, resources):
+    props = resources[FUNCTION]["Properties"]
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    source = sam_template["Resources"][FUNCTION]["Properties"]
+    assert source["AutoPublishAlias"] == "live"
+    # Without it a change of environment or layer alone would publish no version, and the alias
+    # would keep serving the old configuration.
+    assert source["AutoPublishAliasAllProperties"] is True
+    (version,) = of_type(resources, "AWS::Lambda::Version").values()
+    assert version["Properties"]["FunctionName"] == ref(FUNCTION)
+    assert resources[ALIAS]["Properties"]["Name"] == "live"
+
+
+@pytest.mark.parametrize("function", ["IimmpactReportFunction", "RepayDisputeFunction"])
+def test_queue_workers_run_without_snapstart(resources, function):
+    # Queue-driven: a cold start delays a batch, not a caller; a snapshot would add its cache and
+    # restore charges and an alias for nothing.
+    assert "SnapStart" not in resources[function]["Properties"]
+    # So their SQS event sources invoke the function itself ($LATEST), not an alias.
+    assert [mapping["FunctionName"] for mapping in event_source_mappings(resources, function)] == [ref(function)]
 
 
 # -- sample events -------------------------------------------------------------------------------

@@ -203,6 +203,11 @@ def test_outputs_name_every_operator_facing_resource(cfn):
         "RepayDisputeFunctionName": ref("RepayDisputeFunction"),
         "ApiUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
         "ApiFunctionName": ref("ApiFunction"),
+        "AlarmTopicArn": ref("AlarmTopic"),
+        "DashboardUrl": {
+            "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home"
+            "?region=${AWS::Region}#dashboards:name=${Dashboard}"
+        },
     }
 
 

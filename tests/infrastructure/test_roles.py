@@ -1,0 +1,205 @@
+"""Least privilege: each function has its own role granting exactly what its code and its event source use.
+
+Checked on the transformed template, statement by statement: actions, resources and conditions.
+What the code calls (layers/dispute_gateway/dispute_gateway):
+- store.py: dynamodb GetItem, PutItem, UpdateItem on the table; Query on reference-index (API only);
+- pipeline.py: sqs SendMessage to the worker's own dead-letter queue;
+- disputes.py: sqs SendMessage to both provider queues, a presigned S3 POST under repay/ (API);
+- evidence.py: HeadObject / GetObject (Range, If-Match, VersionId) under repay/, ListObjectsV2 of a
+  repay/ folder (Repay worker);
+- secrets.py: secretsmanager GetSecretValue of the worker's own secret.
+Besides: the SQS event source polls with the function's role (ReceiveMessage, DeleteMessage,
+GetQueueAttributes on its queue), Lambda writes the function's logs (CreateLogStream,
+PutLogEvents on its log group) and active tracing sends X-Ray segments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infrastructure.cfn import arn_of, as_list, log_group_id_of, of_type, ref, role_of
+
+FUNCTIONS = ("IimmpactReportFunction", "RepayDisputeFunction", "ApiFunction")
+ROLES = {
+    "IimmpactReportFunction": "IimmpactReportRole",
+    "RepayDisputeFunction": "RepayDisputeRole",
+    "ApiFunction": "ApiRole",
+}
+
+EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/repay/*"}
+# X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
+XRAY = ("ActiveTracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"], None)
+
+
+def _logs(group: str) -> tuple[str, list[str], list[Any], None]:
+    # A log group's Arn attribute ends in ":*": the group and its streams.
+    return ("OwnLogGroup", ["logs:CreateLogStream", "logs:PutLogEvents"], [arn_of(group)], None)
+
+
+def _records() -> tuple[str, list[str], list[Any], None]:
+    return (
+        "DisputeRecords",
+        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        [arn_of("DisputesTable")],
+        None,
+    )
+
+
+def _consume(queue: str) -> tuple[str, list[str], list[Any], None]:
+    return (
+        "ConsumeOwnQueue",
+        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+        [arn_of(queue)],
+        None,
+    )
+
+
+EXPECTED: dict[str, list[tuple[str, list[str], list[Any], dict[str, Any] | None]]] = {
+    "IimmpactReportRole": [
+        _logs("IimmpactReportLogGroup"),
+        XRAY,
+        _consume("IimmpactQueue"),
+        ("UnprocessableMessages", ["sqs:SendMessage"], [arn_of("IimmpactDeadLetterQueue")], None),
+        _records(),
+        ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref("IimmpactSecret")], None),
+    ],
+    "RepayDisputeRole": [
+        _logs("RepayDisputeLogGroup"),
+        XRAY,
+        _consume("RepayQueue"),
+        ("UnprocessableMessages", ["sqs:SendMessage"], [arn_of("RepayDeadLetterQueue")], None),
+        _records(),
+        ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref("RepaySecret")], None),
+        ("ReadEvidence", ["s3:GetObject", "s3:GetObjectVersion"], [EVIDENCE_OBJECTS], None),
+        (
+            "ListEvidenceFolders",
+            ["s3:ListBucket"],
+            [arn_of("EvidenceBucket")],
+            {"StringLike": {"s3:prefix": "repay/*"}},
+        ),
+    ],
+    "ApiRole": [
+        _logs("ApiLogGroup"),
+        XRAY,
+        _records(),
+        (
+            "DisputesOfATransaction",
+            ["dynamodb:Query"],
+            [{"Fn::Sub": "${DisputesTable.Arn}/index/reference-index"}],
+            None,
+        ),
+        ("QueueDisputes", ["sqs:SendMessage"], [arn_of("IimmpactQueue"), arn_of("RepayQueue")], None),
+        ("PresignEvidenceUploads", ["s3:PutObject"], [EVIDENCE_OBJECTS], None),
+    ],
+}
+
+
+def _statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    (policy,) = resources[role]["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Version"] == "2012-10-17"
+    return as_list(policy["PolicyDocument"]["Statement"])
+
+
+def _normalised(statement: dict[str, Any]) -> tuple[str, list[str], list[Any], dict[str, Any] | None]:
+    assert statement["Effect"] == "Allow"
+    assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, statement
+    return (
+        statement["Sid"],
+        sorted(as_list(statement["Action"])),
+        as_list(statement["Resource"]),
+        statement.get("Condition"),
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_has_its_own_role(resources, function):
+    assert role_of(resources, function) == ROLES[function]
+    assert len(set(ROLES.values())) == len(FUNCTIONS)
+
+
+def test_sam_generates_no_role(resources):
+    # A generated role would carry AWSLambdaSQSQueueExecutionRole (receive/delete on every queue).
+    assert set(of_type(resources, "AWS::IAM::Role")) == set(ROLES.values())
+    assert not of_type(resources, "AWS::IAM::Policy")
+    assert not of_type(resources, "AWS::IAM::ManagedPolicy")
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_role_grants_exactly_its_statements(resources, role):
+    assert [_normalised(statement) for statement in _statements(resources, role)] == EXPECTED[role]
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_role_has_no_managed_policy_and_no_boundary_escape(resources, role):
+    props = resources[role]["Properties"]
+    assert "ManagedPolicyArns" not in props
+    assert set(props) == {"Description", "AssumeRolePolicyDocument", "Policies"}
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_only_lambda_assumes_the_role(resources, role):
+    (statement,) = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_no_wildcard_resource_but_xray(resources, role):
+    for statement in _statements(resources, role):
+        actions = as_list(statement["Action"])
+        assert not any("*" in action for action in actions), actions
+        for resource in as_list(statement["Resource"]):
+            if resource == "*":
+                assert all(action.startswith("xray:") for action in actions), actions
+                continue
+            assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
+            # The allowed patterns: objects under repay/, and a log group's own ":*".
+            if resource == EVIDENCE_OBJECTS:
+                continue
+            assert "*" not in json.dumps(resource), f"{actions} on wildcard resource {resource!r}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_writes_only_its_own_log_group(resources, function):
+    (logs,) = [s for s in _statements(resources, role_of(resources, function)) if s["Sid"] == "OwnLogGroup"]
+    assert logs["Resource"] == arn_of(log_group_id_of(resources, function))
+    # No logs:CreateLogGroup: the group is the stack's (with its retention), never Lambda's.
+    actions = {a for s in _statements(resources, role_of(resources, function)) for a in as_list(s["Action"])}
+    assert "logs:CreateLogGroup" not in actions
+
+
+def test_secrets_are_read_only_by_their_own_worker(resources):
+    readers = {
+        secret: sorted(
+            role
+            for role in EXPECTED
+            for statement in _statements(resources, role)
+            if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+            and ref(secret) in as_list(statement["Resource"])
+        )
+        for secret in of_type(resources, "AWS::SecretsManager::Secret")
+    }
+    assert readers == {"IimmpactSecret": ["IimmpactReportRole"], "RepaySecret": ["RepayDisputeRole"]}
+
+
+@pytest.mark.parametrize("function", ["IimmpactReportFunction", "RepayDisputeFunction"])
+def test_worker_consumes_only_the_queue_its_event_source_polls(resources, function):
+    mappings = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == ref(function)
+    ]
+    polled = [mapping["EventSourceArn"] for mapping in mappings]
+    (consume,) = [s for s in _statements(resources, role_of(resources, function)) if s["Sid"] == "ConsumeOwnQueue"]
+    assert as_list(consume["Resource"]) == polled
+
+
+def test_api_role_reads_no_secret_and_no_evidence(resources):
+    actions = {a for s in _statements(resources, "ApiRole") for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith(("secretsmanager:", "s3:Get", "s3:List", "sqs:Receive"))}
