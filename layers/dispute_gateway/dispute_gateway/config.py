@@ -30,7 +30,8 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # Built when first validated: a function builds only its own settings model at cold start.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     disputes_table: NonEmpty = Field(alias="DISPUTES_TABLE")
 

@@ -78,7 +78,8 @@ EmailAddress = Annotated[
 class DisputeRequest(BaseModel):
     """Fields every provider's request shares."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    # Validators are built on first use, so each worker builds only its own provider's models.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 
     idempotency_key: IdempotencyKey | None = None
 
@@ -203,7 +204,7 @@ FileName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-
 class EvidenceFile(BaseModel):
     """One evidence object in the evidence bucket."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 
     key: ObjectKey
     content_type: ContentType | None = None
@@ -238,7 +239,7 @@ class RepayDisputeRequest(DisputeRequest):
 class EvidenceManifest(BaseModel):
     """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 
     new_amount: Amount
     files: list[FileName] | None = Field(None, min_length=1, max_length=100)
@@ -326,7 +327,7 @@ def utc_now() -> str:
 class DisputeView(BaseModel):
     """A dispute as callers read it (contract section 3)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     dispute_id: str
     provider: Provider
