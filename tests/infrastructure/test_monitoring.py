@@ -265,21 +265,23 @@ def test_dashboard_shows_outcomes_per_status_and_provider(resources):
     shown = {
         (series[1], series[3])
         for series in _series(dashboard)
-        if isinstance(series[0], str) and series[0] == "DisputeGateway"
+        if isinstance(series[0], str) and series[0] == "DisputeGateway" and series[1] != "ProviderLatency"
     }
     assert shown == {(metric, provider.value) for metric in OUTCOME_METRICS.values() for provider in Provider}
 
 
-def test_dashboard_shows_latency_per_provider_and_for_the_api(resources):
+def test_dashboard_shows_latency_per_provider_and_for_the_api(resources, capsys):
+    from dispute_gateway.observability import record_provider_latency
+
+    record_provider_latency(Provider.IIMMPACT, "report", 12.5)
+    emitted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    [dimensions] = emitted["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     dashboard, _ = _dashboard(resources)
-    durations = {
-        (series[3], series[4]["stat"]) for series in _series(dashboard) if series[:2] == ["AWS/Lambda", "Duration"]
-    }
-    assert durations == {
-        (f"<{function}>", stat)
-        for function in ("IimmpactReportFunction", "RepayDisputeFunction")
-        for stat in ("p50", "p95")
-    }
+    latency = [series for series in _series(dashboard) if series[:2] == ["DisputeGateway", "ProviderLatency"]]
+    assert {series[3] for series in latency} == {provider.value for provider in Provider}
+    assert {(series[4], series[6]) for series in latency} == {("operation", "service")}
+    assert {"p50", "p95"} <= {series[-1]["stat"] for series in latency}
+    assert set(dimensions) == {"provider", "operation", "service"}
     api = {series[4]["stat"] for series in _series(dashboard) if series[:2] == ["AWS/ApiGateway", "Latency"]}
     assert api == {"p50", "p95"}
 

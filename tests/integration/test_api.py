@@ -235,3 +235,27 @@ def test_unexpected_error_is_a_generic_500_with_a_correlation_id(aws, api, monke
     assert answer.body["correlation_id"]
     assert "secret internals" not in json.dumps(answer.body)
     assert "secret internals" in log_output.getvalue()
+
+
+def test_answers_never_show_an_email_the_caller_did_not_send(aws, api):
+    from dispute_gateway.models import Dispute, IimmpactReportRequest, Source, Status
+    from dispute_gateway.store import dispute_store
+
+    dispute = Dispute.from_request(IimmpactReportRequest.model_validate({"trxid": "REFUNDED-1"}), Source.SQS)
+    store = dispute_store(aws.table)
+    refusal = "Sorry, refunded. Please contact us at support@iimmpact.com if you need further assistance."
+    store.finish(
+        store.claim(dispute, lease_seconds=60),
+        Status.REJECTED,
+        error=f"IIMMPACT answered Failed: {refusal}",
+        provider_message=refusal,
+        provider_response={"data": {"status": "Failed", "message": refusal}},
+    )
+
+    path = f"/disputes/{dispute.dispute_id}"
+    found = api.call("GET", "/disputes/{dispute_id}", path, path_parameters={"dispute_id": dispute.dispute_id})
+    listed = api.call("GET", "/disputes", query={"reference": "REFUNDED-1"})
+
+    assert found.status == 200 and "contact us at" in found.body["provider_message"]
+    assert "support@iimmpact.com" not in json.dumps(found.body) + json.dumps(listed.body)
+    assert aws.record(dispute.dispute_id)["provider_message"] == refusal  # stored as received

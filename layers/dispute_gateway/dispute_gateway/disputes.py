@@ -25,6 +25,7 @@ from .api_models import (
 from .config import ApiSettings, EvidenceSettings
 from .evidence import EVIDENCE_PREFIX, MANIFEST_NAME, latin_name, size_problems, unique_names
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Provider, Source
+from .observability import redact
 from .store import DisputeStore, dispute_store
 
 MANIFEST_MAX_BYTES = 64 * 1024
@@ -64,13 +65,13 @@ class DisputeService:
 
     def get(self, dispute_id: str) -> DisputeView | None:
         record = self._store.get(dispute_id)
-        return record.view() if record else None
+        return caller_view(record) if record else None
 
     def by_reference(self, reference: str, provider: Provider | None, next_token: str | None) -> DisputePage:
         start = decode_page_token(next_token, reference) if next_token else None
         records, last = self._store.by_reference(reference, provider.value if provider else None, self.page_size, start)
         return DisputePage(
-            items=[record.view() for record in records],
+            items=[caller_view(record) for record in records],
             next_token=encode_page_token(last) if last else None,
         )
 
@@ -84,6 +85,24 @@ class DisputeService:
             )
         except (ClientError, BotoCoreError) as error:
             raise QueueUnavailable(f"could not queue dispute {dispute.dispute_id}: {error}") from error
+
+
+def caller_view(record: DisputeRecord) -> DisputeView:
+    """The record as the API answers it. Provider answers can carry e-mail addresses (IIMMPACT's
+    names its support address); an answer never shows one the caller did not send."""
+    view = record.view()
+    scrubbed = {name: _scrub(getattr(view, name)) for name in ("provider_response", "provider_message", "error")}
+    return view.model_copy(update=scrubbed)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
 
 
 class UploadService:
