@@ -22,11 +22,11 @@ import re
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
-from .gateway import ApiAnswer, RawAnswer, gateway_error
+from .gateway import ApiAnswer, LocalHttpApi, RawAnswer, gateway_error
 from .http_api import Body, QueryValues, new_request_id
 
 DEFAULT_PORT = 3000  # sam local start-api's port, so tools made for it find this one
@@ -37,22 +37,10 @@ _CLIENT_TIMEOUT_SECONDS = 60
 _log = logging.getLogger(__name__)
 
 
-class Responder(Protocol):
-    def respond(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Body = None,
-        headers: Mapping[str, str] | None = None,
-        query: QueryValues | None = None,
-    ) -> RawAnswer: ...
-
-
 class LocalHttpServer:
     """`api` served on `port` of 127.0.0.1 (0: any free port), one thread per connection."""
 
-    def __init__(self, api: Responder, *, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, api: LocalHttpApi, *, port: int = DEFAULT_PORT) -> None:
         self._api = api
         self._port = port
         self._server: _Server | None = None
@@ -90,7 +78,7 @@ class LocalHttpServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], api: Responder) -> None:
+    def __init__(self, address: tuple[str, int], api: LocalHttpApi) -> None:
         super().__init__(address, _Handler)
         self.api = api
 

@@ -61,5 +61,5 @@ def messages_left(stack: LocalStack, queue: str) -> int:
     return sum(int(attributes["Attributes"][name]) for name in names)
 
 
-def upload(stack: LocalStack, key: str, body: bytes, content_type: str) -> None:
+def upload(stack: LocalStack, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
     stack.client("s3").put_object(Bucket=stack.ref(BUCKET), Key=key, Body=body, ContentType=content_type)

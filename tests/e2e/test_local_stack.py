@@ -11,60 +11,27 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from local import samples
 from local.providers import repay
 from local.stack import LocalStack, wait_for
 from tests.conftest import ROOT
+from tests.e2e.helpers import (
+    BUCKET,
+    IIMMPACT_QUEUE,
+    REPAY_QUEUE,
+    dead_letters,
+    final_record,
+    messages_left,
+    records,
+    upload,
+)
 from tests.sandboxes.iimmpact import Fault, IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
-QUEUE = "IimmpactQueue"
-DEAD_LETTER_QUEUE = "IimmpactDeadLetterQueue"
 FUNCTION = "IimmpactReportFunction"
-TABLE = "DisputesTable"
-REPAY_QUEUE = "RepayQueue"
-BUCKET = "EvidenceBucket"
-
-
-def _records(stack: LocalStack) -> list[dict[str, Any]]:
-    deserializer = TypeDeserializer()
-    items = stack.client("dynamodb").scan(TableName=stack.ref(TABLE), ConsistentRead=True)["Items"]
-    return [{name: deserializer.deserialize(value) for name, value in item.items()} for item in items]
-
-
-def _record_once(stack: LocalStack, reference: str, statuses: set[str], timeout: float) -> dict[str, Any]:
-    def settled() -> dict[str, Any] | None:
-        found = [r for r in _records(stack) if r["reference"] == reference]
-        return found[0] if found and found[0]["status"] in statuses else None
-
-    record = wait_for(settled, timeout)
-    assert record is not None, f"no {statuses} record for {reference}: {_records(stack)}"
-    return record
-
-
-def _dead_letters(stack: LocalStack, timeout: float) -> list[dict[str, Any]]:
-    def receive() -> list[dict[str, Any]]:
-        response = stack.client("sqs").receive_message(
-            QueueUrl=stack.ref(DEAD_LETTER_QUEUE),
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        )
-        messages: list[dict[str, Any]] = response.get("Messages", [])
-        return messages
-
-    return wait_for(receive, timeout, interval=0) or []
-
-
-def _messages_left(stack: LocalStack, queue: str) -> int:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.ref(queue), AttributeNames=names)
-    return sum(int(attributes["Attributes"][name]) for name in names)
 
 
 def test_a_queued_dispute_is_submitted_and_its_message_deleted(stack: LocalStack, sandbox: IimmpactSandbox) -> None:
@@ -78,54 +45,54 @@ def test_a_queued_dispute_is_submitted_and_its_message_deleted(stack: LocalStack
 
     function.handler = recording
 
-    stack.send_message(QUEUE, json.dumps({"trxid": "T-E2E-1", "user_email": ["buyer@example.com"]}))
+    stack.send_message(IIMMPACT_QUEUE, json.dumps({"trxid": "T-E2E-1", "user_email": ["buyer@example.com"]}))
 
-    record = _record_once(stack, "T-E2E-1", {"submitted", "rejected", "failed"}, timeout=10)
+    record = final_record(stack, "T-E2E-1", timeout=10)
     assert record["status"] == "submitted"
     assert record["attempts"] == 1
     assert sandbox.reports_for("T-E2E-1") == 1
-    assert wait_for(lambda: _messages_left(stack, QUEUE) == 0, 5)
+    assert wait_for(lambda: messages_left(stack, IIMMPACT_QUEUE) == 0, 5)
     # Lambda's SQS record shape, as in the sample event of the function.
     sample = json.loads((ROOT / "events/iimmpact_report/sqs-report.json").read_text())["Records"][0]
     delivered = events[0]["Records"][0]
     assert set(delivered) == set(sample)
     assert set(sample["attributes"]) <= set(delivered["attributes"])
     assert delivered["attributes"]["ApproximateReceiveCount"] == "1"
-    assert delivered["eventSourceARN"] == stack.arn(QUEUE)
+    assert delivered["eventSourceARN"] == stack.arn(IIMMPACT_QUEUE)
 
 
 def test_a_message_that_is_not_json_is_dead_lettered_with_its_reason(stack: LocalStack) -> None:
-    stack.send_message(QUEUE, "this is not JSON")
+    stack.send_message(IIMMPACT_QUEUE, "this is not JSON")
 
-    dead = _dead_letters(stack, timeout=10)
+    dead = dead_letters(stack, IIMMPACT_QUEUE, timeout=10)
 
     assert [message["Body"] for message in dead] == ["this is not JSON"]
     reason = dead[0]["MessageAttributes"]["reason"]["StringValue"]
     assert "not JSON" in reason
-    assert _records(stack) == []
+    assert records(stack) == []
     # Handled (dead-lettered by the worker), so deleted from its queue rather than redelivered.
-    assert wait_for(lambda: _messages_left(stack, QUEUE) == 0, 5)
+    assert wait_for(lambda: messages_left(stack, IIMMPACT_QUEUE) == 0, 5)
 
 
 def test_a_persisting_transient_failure_ends_failed_and_in_the_dead_letter_queue(
     stack: LocalStack, sandbox: IimmpactSandbox
 ) -> None:
-    max_receive_count = stack.model.queues[QUEUE].max_receive_count
+    max_receive_count = stack.model.queues[IIMMPACT_QUEUE].max_receive_count
     assert max_receive_count is not None
     sandbox.inject(*[Fault(status=503) for _ in range(max_receive_count)])
 
-    stack.send_message(QUEUE, json.dumps({"trxid": "T-E2E-503"}))
+    stack.send_message(IIMMPACT_QUEUE, json.dumps({"trxid": "T-E2E-503"}))
 
-    record = _record_once(stack, "T-E2E-503", {"failed", "submitted", "rejected"}, timeout=25)
+    record = final_record(stack, "T-E2E-503", timeout=25)
     assert record["status"] == "failed"
     assert record["attempts"] == max_receive_count
     assert record["provider_http_status"] == 503
     assert sandbox.reports_for("T-E2E-503") == max_receive_count
     # SQS's redrive, not the worker, moves it: on the receive after the last delivery.
-    dead = _dead_letters(stack, timeout=10)
+    dead = dead_letters(stack, IIMMPACT_QUEUE, timeout=10)
     assert [json.loads(message["Body"]) for message in dead] == [{"trxid": "T-E2E-503"}]
     assert "reason" not in dead[0].get("MessageAttributes", {})
-    assert _messages_left(stack, QUEUE) == 0
+    assert messages_left(stack, IIMMPACT_QUEUE) == 0
 
 
 # -- Repay: evidence in S3 ---------------------------------------------------------------------------
@@ -140,10 +107,6 @@ def idle_stack() -> Iterator[LocalStack]:
     """Resources and wiring only: nothing consumes the queues."""
     with LocalStack(poll=False) as stack:
         yield stack
-
-
-def _upload(stack: LocalStack, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
-    stack.client("s3").put_object(Bucket=stack.ref(BUCKET), Key=key, Body=body, ContentType=content_type)
 
 
 def _drain(stack: LocalStack, queue: str) -> list[dict[str, Any]]:
@@ -164,27 +127,27 @@ def test_the_bucket_notifies_the_repay_queue_of_manifests_only(idle_stack: Local
     assert test_event["Bucket"] == stack.ref(BUCKET)
 
     # S3 sends as part of the upload; so these would be on the queue by now.
-    _upload(stack, "repay/D-1/case1/receipt.pdf", samples.pdf("receipt"), "application/pdf")
-    _upload(stack, "other/D-1/case1/dispute.json", b"{}")
-    _upload(stack, "repay/D-1/case1/dispute.json.bak", b"{}")
+    upload(stack, "repay/D-1/case1/receipt.pdf", samples.pdf("receipt"), "application/pdf")
+    upload(stack, "other/D-1/case1/dispute.json", b"{}")
+    upload(stack, "repay/D-1/case1/dispute.json.bak", b"{}")
     assert _drain(stack, REPAY_QUEUE) == []
 
     manifest = json.dumps({"new_amount": "10"}).encode()
     keys = ["repay/D-1/case1/dispute.json", "repay/D-1/case 2/Квитанция/dispute.json"]
     for key in keys:
-        _upload(stack, key, manifest, "application/json")
+        upload(stack, key, manifest, "application/json")
     notifications = _drain(stack, REPAY_QUEUE)
 
-    records = [record for notification in notifications for record in notification["Records"]]
-    assert len(records) == len(notifications) == len(keys)
-    for record in records:
+    s3_records = [record for notification in notifications for record in notification["Records"]]
+    assert len(s3_records) == len(notifications) == len(keys)
+    for record in s3_records:
         assert record["eventSource"] == "aws:s3"
         assert record["eventName"] == "ObjectCreated:Put"
         assert record["s3"]["bucket"]["name"] == stack.ref(BUCKET)
         assert record["s3"]["object"]["size"] == len(manifest)
         assert record["s3"]["object"]["eTag"] == hashlib.md5(manifest).hexdigest()  # noqa: S324 - S3's ETag
     # Keys arrive URL-encoded (spaces as "+"); moto also encodes the "/" that S3 leaves as is.
-    assert sorted(unquote_plus(record["s3"]["object"]["key"]) for record in records) == sorted(keys)
+    assert sorted(unquote_plus(record["s3"]["object"]["key"]) for record in s3_records) == sorted(keys)
 
 
 def test_evidence_uploaded_to_s3_is_filed_with_repay_byte_for_byte(
@@ -196,10 +159,10 @@ def test_evidence_uploaded_to_s3_is_filed_with_repay_byte_for_byte(
         f"{folder}/Квитанция №1.pdf": (samples.pdf("Bank statement D-E2E-78"), "application/pdf"),
     }
     for key, (body, content_type) in evidence.items():
-        _upload(repay_stack, key, body, content_type)
-    _upload(repay_stack, f"{folder}/dispute.json", json.dumps({"new_amount": "250.5"}).encode(), "application/json")
+        upload(repay_stack, key, body, content_type)
+    upload(repay_stack, f"{folder}/dispute.json", json.dumps({"new_amount": "250.5"}).encode(), "application/json")
 
-    record = _record_once(repay_stack, "D-E2E-78", {"submitted", "rejected", "failed"}, timeout=30)
+    record = final_record(repay_stack, "D-E2E-78", timeout=30)
 
     assert record["status"] == "submitted", record
     assert (record["provider"], record["source"], record["attempts"]) == ("repay", "s3", 1)

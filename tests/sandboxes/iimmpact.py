@@ -10,23 +10,25 @@ Run it for another process with ``python -m tests.sandboxes.iimmpact --port N``.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import re
-import signal
-import socket
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.sandboxes.server import (
+    SandboxHandler,
+    SandboxLifecycle,
+    SandboxServer,
+    command_line,
+    serve_until_signalled,
+)
 
 CHECK_PATH = "/v2/transactions/check"
 DEFAULT_API_KEY = "iimm_sandbox_key"
@@ -56,7 +58,6 @@ FAULT_MESSAGES = {
 }
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -115,7 +116,7 @@ def _validation_errors(report: Any) -> dict[str, list[str]]:
     return errors
 
 
-class IimmpactSandbox:
+class IimmpactSandbox(SandboxLifecycle):
     def __init__(
         self,
         api_key: str = DEFAULT_API_KEY,
@@ -126,12 +127,10 @@ class IimmpactSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(_Handler, host, port, latency)
         self.api_key = api_key
         self.hmac_secret_b64 = hmac_secret_b64
-        self.latency = latency
         self.timestamp_window = timestamp_window
-        self.host, self.port = host, port
-        self.base_url = ""
         self.requests: list[ReceivedRequest] = []
         self.cases: dict[str, dict[str, Any]] = {}
         self.refunded: set[str] = set()
@@ -139,32 +138,6 @@ class IimmpactSandbox:
         self._faults: deque[Fault] = deque()
         self._nonces: set[str] = set()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> IimmpactSandbox:
-        self._server = _Server((self.host, self.port), self)
-        self.base_url = f"http://{self.host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        # Kept-alive connections would otherwise go on being served by a "stopped" sandbox.
-        self._server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> IimmpactSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def inject(self, *faults: Fault) -> None:
         with self._lock:
@@ -259,49 +232,9 @@ def _summary(request: ReceivedRequest) -> dict[str, Any]:
     return summary
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: IimmpactSandbox) -> None:
-        super().__init__(address, _Handler)
-        self.sandbox = sandbox
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that give up mid-answer are routine in time-out tests; anything else is a bug.
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def version_string(self) -> str:
-        return "iimmpact-sandbox"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body leave in separate writes; without this, Nagle's algorithm and the
-        # client's delayed ACK stall every answer on a kept-alive connection by ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines and headers carry credentials and transaction ids."""
+class _Handler(SandboxHandler):
+    server_version = "iimmpact-sandbox"
+    server: SandboxServer[IimmpactSandbox]
 
     def do_GET(self) -> None:
         sandbox, path = self.server.sandbox, urlsplit(self.path).path
@@ -331,14 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
             request = ReceivedRequest(dict(self.headers.items()), body, authenticated, None)
             with sandbox._lock:
                 sandbox.requests.append(request)
-            outcome = sandbox.answer(request)
-            time.sleep(sandbox.latency)
-            if outcome is None:
-                self._drop()
-                return
-            request.answered_status = outcome[0]
-            extra = {"Retry-After": "1"} if outcome[0] == 429 else {}
-            self._send(*outcome, extra)
+            self._answer(request, sandbox.answer(request))
         else:
             self._send(404, {"message": "Not Found."})
 
@@ -357,50 +283,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"queued": len(faults)})
 
     def _read_body(self) -> bytes | None:
-        length = self.headers.get("Content-Length") or "0"
-        if self.headers.get("Transfer-Encoding") or not _CONTENT_LENGTH.fullmatch(length):
+        length = self._length()
+        if length is None:
             # A body not framed by Content-Length would be read as the next request on this connection.
             self.close_connection = True
             self._send(411, {"message": "Length Required"})
             return None
-        return self.rfile.read(int(length))
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True
-
-    def _drop(self) -> None:
-        # A FIN with nothing written makes the client fail at once instead of waiting for a time-out.
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+        return self.rfile.read(length)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="IIMMPACT Report Issue sandbox on loopback.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser = command_line("IIMMPACT Report Issue sandbox on loopback.", DEFAULT_API_KEY)
     parser.add_argument("--hmac-secret-b64", default=DEFAULT_HMAC_SECRET_B64)
     args = parser.parse_args(argv)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    sandbox = IimmpactSandbox(args.api_key, args.hmac_secret_b64, latency=args.latency, host=args.host, port=args.port)
-    with sandbox:
-        print(sandbox.base_url, flush=True)
-        while not stopped.wait(0.5):
-            pass
+    serve_until_signalled(
+        IimmpactSandbox(args.api_key, args.hmac_secret_b64, latency=args.latency, host=args.host, port=args.port)
+    )
 
 
 if __name__ == "__main__":

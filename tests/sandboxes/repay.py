@@ -12,15 +12,10 @@ Run it for another process with ``python -m tests.sandboxes.repay --port N``.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
 import hmac
 import json
 import re
-import signal
-import socket
-import sys
 import threading
 import time
 import uuid
@@ -30,13 +25,20 @@ from decimal import Decimal
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from requests_toolbelt.multipart.decoder import ImproperBodyPartContentException, MultipartDecoder
 
 from tests.sandboxes.iimmpact import Fault
+from tests.sandboxes.server import (
+    Answer,
+    SandboxHandler,
+    SandboxLifecycle,
+    SandboxServer,
+    command_line,
+    serve_until_signalled,
+)
 
 DEFAULT_API_KEY = "repay_sandbox_key"
 FIRST_SIGHT_STATE = "rejected_timeout"
@@ -47,10 +49,7 @@ _DEAL_PATH = re.compile(r"/api/v1/external/deals/([^/]+)(/disputes)?")
 _AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
 _LATIN = re.compile(r"[ -~]+")
 _PROCEEDINGS = re.compile(r"proceedings([0-9]*)")
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
 _CHUNK = 1 << 20
-
-Answer = tuple[int, Any]
 
 
 @dataclass
@@ -112,7 +111,7 @@ def next_state(state: str) -> str:
     return f"proceedings{int(match[1] or 1) + 1}"
 
 
-class RepaySandbox:
+class RepaySandbox(SandboxLifecycle):
     def __init__(
         self,
         api_key: str = DEFAULT_API_KEY,
@@ -122,43 +121,15 @@ class RepaySandbox:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(_Handler, host, port, latency)
         self.api_key = api_key
-        self.latency = latency
         self.keep_bodies = keep_bodies
-        self.host, self.port = host, port
-        self.base_url = ""
         self.deals: dict[str, str] = {}
         self.unknown: set[str] = set()
         self.disputes: list[ReceivedDispute] = []
         self.requests: list[ReceivedRequest] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> RepaySandbox:
-        self._server = _Server((self.host, self.port), self)
-        self.base_url = f"http://{self.host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        # Kept-alive connections would otherwise go on being served by a "stopped" sandbox.
-        self._server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> RepaySandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def inject(self, *faults: Fault) -> None:
         with self._lock:
@@ -300,49 +271,9 @@ def _faults_from(payload: Any) -> list[Fault] | None:
     return faults if sound else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: RepaySandbox) -> None:
-        super().__init__(address, _Handler)
-        self.sandbox = sandbox
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that give up mid-upload or mid-answer are routine in fault tests; anything else is a bug.
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def version_string(self) -> str:
-        return "repay-sandbox"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body leave in separate writes; without this, Nagle's algorithm and the
-        # client's delayed ACK stall every answer on a kept-alive connection by ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request headers carry the API key."""
+class _Handler(SandboxHandler):
+    server_version = "repay-sandbox"
+    server: SandboxServer[RepaySandbox]
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -444,12 +375,6 @@ class _Handler(BaseHTTPRequestHandler):
             return _failure(400, "Malformed multipart/form-data body."), deal_id
         return None, deal_id
 
-    def _length(self) -> int | None:
-        length = self.headers.get("Content-Length") or "0"
-        if self.headers.get("Transfer-Encoding") or not _CONTENT_LENGTH.fullmatch(length):
-            return None
-        return int(length)
-
     def _read(self, length: int, *, keep: bool) -> bytearray | None:
         """The body (empty when not kept), read in chunks; None when the client hung up mid-body."""
         # One buffer filled in place: joining chunks would briefly double a large upload.
@@ -465,52 +390,14 @@ class _Handler(BaseHTTPRequestHandler):
                 done += count
         return body if keep else bytearray()
 
-    def _answer(self, request: ReceivedRequest, outcome: Answer | None) -> None:
-        time.sleep(self.server.sandbox.latency)
-        if outcome is None:
-            self._drop()
-            return
-        request.answered_status = outcome[0]
-        self._send(*outcome, {"Retry-After": "1"} if outcome[0] == 429 else None)
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True
-
-    def _drop(self) -> None:
-        # A FIN with nothing written makes the client fail at once instead of waiting for a time-out.
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Repay deals and disputes sandbox on loopback.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser = command_line("Repay deals and disputes sandbox on loopback.", DEFAULT_API_KEY)
     parser.add_argument("--no-keep-bodies", dest="keep_bodies", action="store_false")
     args = parser.parse_args(argv)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    sandbox = RepaySandbox(
-        args.api_key, latency=args.latency, keep_bodies=args.keep_bodies, host=args.host, port=args.port
+    serve_until_signalled(
+        RepaySandbox(args.api_key, latency=args.latency, keep_bodies=args.keep_bodies, host=args.host, port=args.port)
     )
-    with sandbox:
-        print(sandbox.base_url, flush=True)
-        while not stopped.wait(0.5):
-            pass
 
 
 if __name__ == "__main__":

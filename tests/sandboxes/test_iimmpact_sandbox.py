@@ -11,15 +11,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from local.stack import wait_for
+from tests.conftest import ROOT
 from tests.sandboxes.iimmpact import Fault, IimmpactSandbox
 
-ROOT = Path(__file__).resolve().parents[2]
 SUCCESS = "We've received your request for a status update"
 DUPLICATE = "Sorry, a support request has already been created for this transaction."
 REFUNDED = "Sorry, Report Issue is not available for failed transactions"
@@ -65,15 +65,6 @@ def report(
     headers = signed_headers(body, sandbox.api_key, sandbox.hmac_secret_b64, **header_options)
     post = session.post if session is not None else requests.post
     return post(f"{sandbox.base_url}/v2/transactions/check", data=body, headers=headers, timeout=timeout)
-
-
-def wait_for(condition: Any, seconds: float = 2.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_first_report_files_a_case_and_the_second_is_refused(sandbox: IimmpactSandbox) -> None:
@@ -234,7 +225,7 @@ def test_slow_answer_times_the_client_out_and_is_filed_afterwards(sandbox: Iimmp
     sandbox.inject(Fault(delay=0.5))
     with pytest.raises(requests.ReadTimeout):
         report(sandbox, {"refid": "R-12"}, timeout=0.2)
-    assert wait_for(lambda: "R-12" in sandbox.cases)
+    assert wait_for(lambda: "R-12" in sandbox.cases, 2.0, interval=0.02)
 
 
 def test_latency_applies_to_every_answer(sandbox: IimmpactSandbox) -> None:

@@ -9,15 +9,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from local.stack import wait_for
+from tests.conftest import ROOT
 from tests.sandboxes.repay import Fault, RepaySandbox
 
-ROOT = Path(__file__).resolve().parents[2]
 PDF = ("evidence.pdf", b"%PDF-1.4 receipt", "application/pdf")
 
 
@@ -66,15 +66,6 @@ def refusal(answer: requests.Response) -> dict[str, list[str]]:
     body = answer.json()
     assert body["status_code"] == 422 and body["payload"] == {}
     return body["error"]
-
-
-def wait_for(condition: Any, seconds: float = 2.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_dispute_is_opened_and_repeats_move_the_deal_on(sandbox: RepaySandbox) -> None:
@@ -287,7 +278,7 @@ def test_slow_answer_times_the_client_out_and_is_opened_afterwards(sandbox: Repa
     with pytest.raises(requests.ReadTimeout):
         dispute(sandbox, timeout=0.15)
     assert sandbox.disputes == []
-    assert wait_for(lambda: sandbox.disputes_for("D-1") == 1)
+    assert wait_for(lambda: sandbox.disputes_for("D-1") == 1, 2.0, interval=0.02)
 
 
 def test_latency_applies_to_every_api_answer(sandbox: RepaySandbox) -> None:

@@ -1,0 +1,169 @@
+"""What the provider sandboxes share: a loopback HTTP server that a test can start and stop at will.
+
+A sandbox inherits `SandboxLifecycle` (start, stop, ``with``), answers with a `SandboxHandler`
+subclass, and runs for another process through `command_line` and `serve_until_signalled`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+SandboxT = TypeVar("SandboxT", bound="SandboxLifecycle", covariant=True)
+Answer = tuple[int, Any]
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
+
+
+class Recorded(Protocol):
+    answered_status: int | None
+
+
+class SandboxServer(ThreadingHTTPServer, Generic[SandboxT]):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[SandboxHandler], sandbox: SandboxT) -> None:
+        super().__init__(address, handler)
+        self.sandbox = sandbox
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that give up mid-upload or mid-answer are routine in fault and time-out tests;
+        # anything else is a bug.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    """JSON answers over kept-alive HTTP/1.1; a subclass names itself in `server_version`."""
+
+    protocol_version = "HTTP/1.1"
+    server: SandboxServer[SandboxLifecycle]
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in separate writes; without this, Nagle's algorithm and the
+        # client's delayed ACK stall every answer on a kept-alive connection by ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: request lines and headers carry credentials and transaction or deal ids."""
+
+    def _length(self) -> int | None:
+        """The body's Content-Length (0 when absent), or None when the body is not framed by one."""
+        length = self.headers.get("Content-Length") or "0"
+        if self.headers.get("Transfer-Encoding") or not _CONTENT_LENGTH.fullmatch(length):
+            return None
+        return int(length)
+
+    def _answer(self, request: Recorded, outcome: Answer | None) -> None:
+        """After the sandbox's latency, `outcome` sent and recorded on `request`; None drops the connection."""
+        time.sleep(self.server.sandbox.latency)
+        if outcome is None:
+            self._drop()
+            return
+        request.answered_status = outcome[0]
+        self._send(*outcome, {"Retry-After": "1"} if outcome[0] == 429 else None)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        # A FIN with nothing written makes the client fail at once instead of waiting for a time-out.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class SandboxLifecycle:
+    """Serving on `host`:`port` (0: any free port) from `start` to `stop`; `base_url` once started.
+    Every answer waits `latency` seconds first."""
+
+    def __init__(self, handler: type[SandboxHandler], host: str, port: int, latency: float) -> None:
+        self.host, self.port = host, port
+        self.latency = latency
+        self.base_url = ""
+        self._handler = handler
+        self._server: SandboxServer[Self] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        self._server = SandboxServer((self.host, self.port), self._handler, self)
+        self.base_url = f"http://{self.host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        # Kept-alive connections would otherwise go on being served by a "stopped" sandbox.
+        self._server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def command_line(description: str, api_key: str) -> argparse.ArgumentParser:
+    """The options every sandbox takes; a sandbox adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--api-key", default=api_key)
+    return parser
+
+
+def serve_until_signalled(sandbox: SandboxLifecycle) -> None:
+    """Serves `sandbox`, its base URL the first line on stdout, until SIGTERM or SIGINT."""
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    with sandbox:
+        print(sandbox.base_url, flush=True)
+        while not stopped.wait(0.5):
+            pass
