@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
+from pydantic import BaseModel
 
+from ..config import WorkerSettings
 from ..models import Dispute, DisputeRecord, InvalidDispute, Provider
 from ..observability import record_provider_latency
 from ..secrets import CredentialsUnavailable, ProviderSecret
-from ..transport import Deadline
+from ..transport import Deadline, http_session
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,19 @@ class ProviderEndpoint:
         self.session = session
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+
+    @classmethod
+    def for_worker(
+        cls, provider: Provider, base_url: str, secret_id: str, credentials: type[BaseModel], settings: WorkerSettings
+    ) -> ProviderEndpoint:
+        return cls(
+            provider,
+            base_url,
+            ProviderSecret(secret_id, credentials, settings.secret_max_age_seconds),
+            http_session(settings.worker_concurrency),
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+        )
 
     def credentials(self, attempt: Attempt) -> Any:
         try:

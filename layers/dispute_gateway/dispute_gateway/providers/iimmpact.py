@@ -15,9 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..config import IimmpactWorkerSettings
 from ..messages import read_json_object, request_or_invalid
 from ..models import Dispute, IimmpactReportRequest, InvalidDispute, Provider, Source
-from ..secrets import ProviderSecret
 from ..signing import decode_signing_key, sign_request
-from ..transport import http_session
 from .base import (
     Accepted,
     Attempt,
@@ -60,15 +58,9 @@ class IimmpactProvider:
 
     @classmethod
     def from_settings(cls, settings: IimmpactWorkerSettings) -> IimmpactProvider:
-        secret = ProviderSecret(settings.iimmpact_secret_id, IimmpactCredentials, settings.secret_max_age_seconds)
         return cls(
-            ProviderEndpoint(
-                Provider.IIMMPACT,
-                settings.base_url,
-                secret,
-                http_session(settings.worker_concurrency),
-                connect_timeout=settings.connect_timeout_seconds,
-                read_timeout=settings.read_timeout_seconds,
+            ProviderEndpoint.for_worker(
+                Provider.IIMMPACT, settings.base_url, settings.iimmpact_secret_id, IimmpactCredentials, settings
             )
         )
 

@@ -22,8 +22,6 @@ from ..evidence import CheckedEvidence, EvidenceBucket, EvidenceRejected, Eviden
 from ..messages import read_json_object, request_or_invalid
 from ..models import Dispute, InvalidDispute, Provider, RepayDisputeRequest, Source
 from ..observability import logger
-from ..secrets import ProviderSecret
-from ..transport import http_session
 from .base import (
     Accepted,
     Attempt,
@@ -57,14 +55,8 @@ class RepayProvider:
 
     @classmethod
     def from_settings(cls, settings: RepayWorkerSettings) -> RepayProvider:
-        secret = ProviderSecret(settings.repay_secret_id, RepayCredentials, settings.secret_max_age_seconds)
-        endpoint = ProviderEndpoint(
-            Provider.REPAY,
-            settings.base_url,
-            secret,
-            http_session(settings.worker_concurrency),
-            connect_timeout=settings.connect_timeout_seconds,
-            read_timeout=settings.read_timeout_seconds,
+        endpoint = ProviderEndpoint.for_worker(
+            Provider.REPAY, settings.base_url, settings.repay_secret_id, RepayCredentials, settings
         )
         return cls(endpoint, EvidenceBucket(settings, boto3.client("s3")))
 
