@@ -105,6 +105,11 @@ class AwsResources:
         deserializer = TypeDeserializer()
         return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items]
 
+    def only_record(self) -> dict[str, Any]:
+        records = self.records()
+        assert len(records) == 1, records
+        return records[0]
+
     def dead_letters(self, queue_url: str) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
         response = sqs.receive_message(
@@ -211,6 +216,14 @@ def s3_notification(bucket: str, key: str, etag: str, event_name: str = "ObjectC
             "object": {"key": quote_plus(key, safe="/"), "size": 20, "eTag": etag.strip('"'), "sequencer": "0A1B"},
         },
     }
+
+
+def deliver(app: Any, body: dict[str, Any] | str, *, receive_count: int = 1, message_id: str = "m-1") -> list[str]:
+    """One SQS delivery to a worker; returns the ids of the messages that go back to the queue."""
+    raw = body if isinstance(body, str) else json.dumps(body)
+    event = sqs_event(sqs_record(raw, receive_count=receive_count, message_id=message_id))
+    response = app.lambda_handler(event, FakeLambdaContext())
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
 
 def load_function(name: str) -> ModuleType:

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 import pytest
 
-from tests.conftest import AwsResources, FakeLambdaContext, put_secret, sqs_event, sqs_record
+from tests.conftest import AwsResources, FakeLambdaContext, deliver, put_secret, sqs_event, sqs_record
 from tests.sandboxes.iimmpact import Fault, IimmpactSandbox
 
 REPORT = {"trxid": "T-1001", "user_email": ["buyer@example.com"]}
-
-
-def deliver(app: Any, body: dict[str, Any] | str, *, receive_count: int = 1, message_id: str = "m-1") -> list[str]:
-    """One SQS delivery; returns the ids of the messages that go back to the queue."""
-    raw = body if isinstance(body, str) else json.dumps(body)
-    event = sqs_event(sqs_record(raw, receive_count=receive_count, message_id=message_id))
-    response = app.lambda_handler(event, FakeLambdaContext())
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
-
-
-def only_record(aws: AwsResources) -> dict[str, Any]:
-    records = aws.records()
-    assert len(records) == 1, records
-    return records[0]
 
 
 def test_report_is_signed_posted_once_and_recorded_submitted(aws, iimmpact_sandbox: IimmpactSandbox, iimmpact_app):
@@ -33,7 +18,7 @@ def test_report_is_signed_posted_once_and_recorded_submitted(aws, iimmpact_sandb
 
     assert deliver(app, REPORT) == []
 
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted"
     assert record["provider"] == "iimmpact" and record["reference"] == "T-1001" and record["source"] == "sqs"
     assert record["attempts"] == 1
@@ -52,12 +37,12 @@ def test_redelivered_message_is_not_reported_again(aws, iimmpact_sandbox, iimmpa
     assert deliver(app, {"user_email": ["buyer@example.com"], "trxid": "T-1001"}, message_id="m-2") == []
 
     assert iimmpact_sandbox.reports_for("T-1001") == 1
-    assert only_record(aws)["attempts"] == 1
+    assert aws.only_record()["attempts"] == 1
 
 
 def test_refid_is_reported_when_no_trxid(aws, iimmpact_sandbox, iimmpact_app):
     deliver(iimmpact_app(), {"refid": "R-2002"})
-    assert only_record(aws)["reference"] == "R-2002"
+    assert aws.only_record()["reference"] == "R-2002"
     assert json.loads(iimmpact_sandbox.requests[0].body) == {"refid": "R-2002"}
 
 
@@ -65,7 +50,7 @@ def test_refunded_transaction_is_rejected_with_iimmpacts_message(aws, iimmpact_s
     app = iimmpact_app()
     assert deliver(app, {"trxid": "REFUNDED-7"}) == []
 
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert "automatically refunded" in record["provider_message"]
     assert "automatically refunded" in record["error"]
@@ -75,7 +60,7 @@ def test_refunded_transaction_is_rejected_with_iimmpacts_message(aws, iimmpact_s
 
 def test_invalid_transaction_id_is_rejected_with_field_errors(aws, iimmpact_sandbox, iimmpact_app):
     assert deliver(iimmpact_app(), {"trxid": "INVALID-1"}) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert record["provider_http_status"] == 400
     assert "trxid: Invalid transaction ID or reference ID" in record["error"]
@@ -84,7 +69,7 @@ def test_invalid_transaction_id_is_rejected_with_field_errors(aws, iimmpact_sand
 def test_someone_elses_earlier_report_is_a_rejection(aws, iimmpact_sandbox, iimmpact_app):
     iimmpact_sandbox.cases["T-1001"] = {"trxid": "T-1001"}
     deliver(iimmpact_app(), REPORT)
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert "already been created" in record["provider_message"]
 
@@ -102,12 +87,12 @@ def test_in_doubt_attempt_is_resolved_by_iimmpacts_duplicate_answer(aws, iimmpac
     iimmpact_sandbox.inject(fault)
 
     assert deliver(app, REPORT) == ["m-1"]
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitting"
     assert record["in_doubt"] is True
 
     assert deliver(app, REPORT, receive_count=2) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted"
     assert "already been created" in record["provider_message"]
     assert record["attempts"] == 2
@@ -126,7 +111,7 @@ def test_crash_mid_call_is_resolved_on_the_next_delivery(aws, iimmpact_sandbox, 
     iimmpact_sandbox.cases["T-1001"] = dict(REPORT)  # the lost call did reach IIMMPACT
 
     assert deliver(app, REPORT, receive_count=2) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted"
     assert record["attempts"] == 2
 
@@ -150,20 +135,20 @@ def test_transient_answer_returns_the_message_then_succeeds(aws, iimmpact_sandbo
     iimmpact_sandbox.inject(Fault(status=status))
 
     assert deliver(app, REPORT) == ["m-1"]
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] in ("received", "submitting")
     assert record["provider_http_status"] == status
     assert record["in_doubt"] is (status >= 500)
 
     assert deliver(app, REPORT, receive_count=2) == []
-    assert only_record(aws)["status"] == "submitted"
-    assert only_record(aws)["provider_message"].startswith("We've received")
+    assert aws.only_record()["status"] == "submitted"
+    assert aws.only_record()["provider_message"].startswith("We've received")
 
 
 def test_unreachable_provider_is_not_in_doubt(aws, iimmpact_app):
     app = iimmpact_app(IIMMPACT_BASE_URL="http://127.0.0.1:9")
     assert deliver(app, REPORT) == ["m-1"]
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "received"
     assert record["in_doubt"] is False
 
@@ -173,15 +158,15 @@ def test_last_delivery_records_failed_and_a_redrive_retries_it(aws, iimmpact_san
     iimmpact_sandbox.inject(Fault(status=503), Fault(status=503))
 
     assert deliver(app, REPORT, receive_count=1) == ["m-1"]
-    assert only_record(aws)["status"] == "submitting"
+    assert aws.only_record()["status"] == "submitting"
     assert deliver(app, REPORT, receive_count=2) == ["m-1"]
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "failed"
     assert "503" in record["error"]
 
     # Moved back from the dead-letter queue, the message starts counting again.
     assert deliver(app, REPORT, receive_count=1) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted"
     assert "error" not in record
     assert record["attempts"] == 3
@@ -210,7 +195,7 @@ def test_credentials_refused_for_good_fail_on_the_last_delivery(aws, iimmpact_sa
     app = iimmpact_app(QUEUE_MAX_RECEIVE_COUNT="1")
 
     assert deliver(app, REPORT) == ["m-1"]
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "failed"
     assert record["provider_http_status"] == 401
     assert len(iimmpact_sandbox.requests) == 2  # the first try and one with the secret read again
@@ -236,7 +221,7 @@ def test_message_naming_no_transaction_goes_to_the_dead_letter_queue(aws, iimmpa
 
 def test_invalid_message_naming_a_transaction_is_rejected_without_calling_iimmpact(aws, iimmpact_sandbox, iimmpact_app):
     assert deliver(iimmpact_app(), {"trxid": "T-5", "user_email": ["not-an-email"]}) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert record["reference"] == "T-5"
     assert "user_email.0" in record["error"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AwsResources, FakeLambdaContext, put_secret, s3_notification, sqs_event, sqs_record
+from tests.conftest import AwsResources, deliver, put_secret, s3_notification
 from tests.sandboxes.iimmpact import Fault
 from tests.sandboxes.repay import RepaySandbox
 
@@ -24,19 +24,6 @@ def command(deal_id: str = "D-77", amount: Any = "1000", *keys: str, **extra: An
         "evidence": [{"key": key} for key in (keys or ("repay/D-77/cmd1/receipt.pdf",))],
         **extra,
     }
-
-
-def deliver(app: Any, body: dict[str, Any] | str, *, receive_count: int = 1, message_id: str = "m-1") -> list[str]:
-    raw = body if isinstance(body, str) else json.dumps(body)
-    event = sqs_event(sqs_record(raw, receive_count=receive_count, message_id=message_id))
-    response = app.lambda_handler(event, FakeLambdaContext())
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
-
-
-def only_record(aws: AwsResources) -> dict[str, Any]:
-    records = aws.records()
-    assert len(records) == 1, records
-    return records[0]
 
 
 def sha(data: bytes) -> str:
@@ -57,7 +44,7 @@ def test_command_files_one_dispute_with_byte_identical_evidence(aws, repay_sandb
 
     assert deliver(repay_app(), body) == []
 
-    record = only_record(aws)
+    record = aws.only_record()
     [dispute] = repay_sandbox.disputes
     assert record["status"] == "submitted"
     assert record["provider"] == "repay" and record["reference"] == "D-77" and record["source"] == "sqs"
@@ -141,7 +128,7 @@ def test_evidence_that_breaks_a_rule_is_rejected_before_repay_is_called(
 
     assert deliver(repay_app(**environment), body) == []
 
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert reason in record["error"]
     assert repay_sandbox.requests == []
@@ -174,7 +161,7 @@ def test_upload_with_manifest_files_the_dispute_with_the_whole_folder(aws, repay
 
     assert deliver(repay_app(), message) == []
 
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted" and record["source"] == "s3" and record["reference"] == "D-78"
     [dispute] = repay_sandbox.disputes
     assert dispute.new_amount == "250.5"
@@ -222,7 +209,7 @@ def test_s3_test_event_is_acknowledged_and_ignored(aws, repay_sandbox, repay_app
 def test_manifest_that_is_not_valid_is_rejected_naming_the_deal(aws, repay_sandbox, repay_app):
     etag = aws.put_evidence("repay/D-79/c/dispute.json", b'{"new_amount": "1e3"}', "application/json")
     deliver(repay_app(), {"Records": [s3_notification(aws.evidence_bucket, "repay/D-79/c/dispute.json", etag)]})
-    record = only_record(aws)
+    record = aws.only_record()
     assert (record["status"], record["reference"]) == ("rejected", "D-79")
     assert "new_amount" in record["error"]
 
@@ -241,10 +228,10 @@ def test_in_doubt_attempt_that_landed_is_not_posted_again(aws, repay_sandbox, re
     repay_sandbox.inject(fault)
 
     assert deliver(app, command("D-77", "1000", receipt)) == ["m-1"]
-    assert only_record(aws)["status"] == "submitting"
+    assert aws.only_record()["status"] == "submitting"
 
     assert deliver(app, command("D-77", "1000", receipt), receive_count=2) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted"
     assert "case id for it is unknown" in record["provider_message"]
     assert "provider_case_id" not in record
@@ -256,10 +243,10 @@ def test_in_doubt_attempt_that_did_not_land_is_posted_again(aws, repay_sandbox, 
     app = repay_app()
     repay_sandbox.inject(Fault(status=503))
     deliver(app, command("D-77", "1000", receipt))
-    assert only_record(aws)["in_doubt"] is True
+    assert aws.only_record()["in_doubt"] is True
 
     assert deliver(app, command("D-77", "1000", receipt), receive_count=2) == []
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "submitted"
     assert record["provider_case_id"] == repay_sandbox.disputes[0].dispute_id
     assert repay_sandbox.disputes_for("D-77") == 1
@@ -272,7 +259,7 @@ def test_a_dispute_opened_before_ours_is_not_mistaken_for_ours(aws, repay_sandbo
     deliver(app, command("D-77", "1000", receipt))
 
     deliver(app, command("D-77", "1000", receipt), receive_count=2)
-    assert only_record(aws)["provider_case_id"] == repay_sandbox.disputes[0].dispute_id
+    assert aws.only_record()["provider_case_id"] == repay_sandbox.disputes[0].dispute_id
     assert repay_sandbox.deals["D-77"] == "proceedings2"
 
 
@@ -283,7 +270,7 @@ def test_a_landed_retry_on_an_already_disputed_deal_is_recognised(aws, repay_san
     deliver(app, command("D-77", "1000", receipt))
 
     deliver(app, command("D-77", "1000", receipt), receive_count=2)
-    assert only_record(aws)["status"] == "submitted"
+    assert aws.only_record()["status"] == "submitted"
     assert repay_sandbox.disputes_for("D-77") == 1
 
 
@@ -293,16 +280,16 @@ def test_retryable_refusal_returns_the_message_and_is_not_in_doubt(aws, repay_sa
     app = repay_app()
     repay_sandbox.inject(Fault(status=status))
     assert deliver(app, command("D-77", "1000", receipt)) == ["m-1"]
-    record = only_record(aws)
+    record = aws.only_record()
     assert (record["status"], record["in_doubt"], record["provider_http_status"]) == ("received", False, status)
     assert deliver(app, command("D-77", "1000", receipt), receive_count=2) == []
-    assert only_record(aws)["status"] == "submitted"
+    assert aws.only_record()["status"] == "submitted"
 
 
 def test_refusal_by_repay_is_rejected_with_its_body(aws, repay_sandbox, repay_app, receipt):
     repay_sandbox.inject(Fault(status=422))
     deliver(repay_app(), command("D-77", "1000", receipt))
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert record["provider_http_status"] == 422
     assert "Repay refused the dispute (HTTP 422)" in record["error"]
@@ -311,7 +298,7 @@ def test_refusal_by_repay_is_rejected_with_its_body(aws, repay_sandbox, repay_ap
 def test_unknown_deal_is_rejected(aws, repay_sandbox, repay_app):
     aws.put_evidence("repay/UNKNOWN-1/c/receipt.pdf", PDF, "application/pdf")
     deliver(repay_app(), command("UNKNOWN-1", "1", "repay/UNKNOWN-1/c/receipt.pdf"))
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected" and "does not know deal" in record["error"]
 
 
@@ -320,14 +307,14 @@ def test_rotated_api_key_is_fetched_again_once(aws, repay_sandbox, repay_app, re
     repay_sandbox.rotate_credentials("repay_rotated_key")
     put_secret(aws.repay_secret_id, {"api_key": "repay_rotated_key"})
     assert deliver(app, command("D-77", "1000", receipt)) == []
-    assert only_record(aws)["status"] == "submitted"
+    assert aws.only_record()["status"] == "submitted"
 
 
 def test_last_delivery_records_failed(aws, repay_sandbox, repay_app, receipt):
     app = repay_app(QUEUE_MAX_RECEIVE_COUNT="1")
     repay_sandbox.inject(Fault(status=500))
     assert deliver(app, command("D-77", "1000", receipt)) == ["m-1"]
-    assert only_record(aws)["status"] == "failed"
+    assert aws.only_record()["status"] == "failed"
 
 
 # -- bad input ---------------------------------------------------------------------------------------
@@ -339,7 +326,7 @@ def test_command_without_deal_goes_to_the_dead_letter_queue(aws, repay_sandbox, 
 
 def test_command_with_bad_amount_is_rejected_naming_the_field(aws, repay_sandbox, repay_app, receipt):
     deliver(repay_app(), command("D-77", "1e3", receipt))
-    record = only_record(aws)
+    record = aws.only_record()
     assert record["status"] == "rejected"
     assert "new_amount" in record["error"]
     assert repay_sandbox.requests == []
