@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,3 +68,25 @@ def log_group_of(resources: dict[str, Any], function: str) -> dict[str, Any]:
     function_name = resources[function]["Properties"]["FunctionName"]["Fn::Sub"]
     assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{function_name}"}
     return group
+
+
+EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/repay/*"}
+DATA_ACTION_PREFIXES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "kms:")
+
+
+def scoped_data_statements(resources: dict[str, Any], function: str) -> int:
+    """Asserts every data action of the function's role names this stack's resources, no wildcard
+    (the one pattern allowed: the evidence bucket's objects under repay/); returns how many."""
+    checked = 0
+    for statement in role_statements(resources, function):
+        actions = [a.lower() for a in as_list(statement["Action"])]
+        if not any(a.startswith(DATA_ACTION_PREFIXES) for a in actions):
+            continue
+        checked += 1
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in a for a in actions), f"wildcard action in {actions}"
+        for resource in as_list(statement["Resource"]):
+            assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
+            written = json.dumps(resource if resource != EVIDENCE_OBJECTS else arn_of("EvidenceBucket"))
+            assert "*" not in written, f"{actions} on wildcard resource {resource!r}"
+    return checked

@@ -13,7 +13,17 @@ import pytest
 
 from local.intrinsics import Scope, resolve
 from local.template import pseudo_parameters
-from tests.infrastructure.cfn import arn_of, as_list, environment, event_source_mappings, granted, ref, role_statements
+from tests.infrastructure.cfn import (
+    EVIDENCE_OBJECTS,
+    arn_of,
+    as_list,
+    environment,
+    event_source_mappings,
+    granted,
+    ref,
+    role_statements,
+    scoped_data_statements,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +45,6 @@ REPAY_DISPUTE_CONTRACT_ENV = {
     "EVIDENCE_MAX_TOTAL_BYTES",
 }
 # Actions whose statements must name this stack's resources.
-SCOPED_ACTION_PREFIXES = ("dynamodb:", "secretsmanager:", "sqs:sendmessage", "s3:")
-EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/repay/*"}
 # S3's rules for a bucket name that works with virtual-hosted addressing and TLS (no dots).
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
@@ -180,20 +188,7 @@ def test_role_reads_evidence_under_repay_only(resources):
 
 
 def test_role_grants_data_actions_on_this_stacks_resources_only(resources):
-    checked = 0
-    for statement in role_statements(resources, FUNCTION):
-        actions = [a.lower() for a in as_list(statement["Action"])]
-        if not any(a.startswith(SCOPED_ACTION_PREFIXES) for a in actions):
-            continue
-        checked += 1
-        assert statement["Effect"] == "Allow"
-        assert not any("*" in a for a in actions), f"wildcard action in {actions}"
-        for resource in as_list(statement["Resource"]):
-            assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
-            # The one pattern allowed: the objects under repay/ of the evidence bucket.
-            written = json.dumps(resource if resource != EVIDENCE_OBJECTS else arn_of(BUCKET))
-            assert "*" not in written, f"{actions} on wildcard resource {resource!r}"
-    assert checked >= 5
+    assert scoped_data_statements(resources, FUNCTION) >= 5
 
 
 @pytest.mark.parametrize(

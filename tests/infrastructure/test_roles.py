@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.cfn import arn_of, as_list, log_group_id_of, of_type, ref, role_of
+from tests.infrastructure.cfn import EVIDENCE_OBJECTS, arn_of, as_list, log_group_id_of, of_type, ref, role_of
 
 FUNCTIONS = ("IimmpactReportFunction", "RepayDisputeFunction", "ApiFunction")
 ROLES = {
@@ -29,7 +29,7 @@ ROLES = {
     "ApiFunction": "ApiRole",
 }
 
-EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/repay/*"}
+
 # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
 XRAY = ("ActiveTracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"], None)
 
