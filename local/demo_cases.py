@@ -23,6 +23,7 @@ REPAY_QUEUE = "RepayQueue"
 BUCKET = "EvidenceBucket"
 TABLE = "DisputesTable"
 SETTLED = {"submitted", "rejected", "failed"}
+WHOLE_RECORD = {"dispute_id", "reference", "provider", "status"}
 Records = dict[str, dict[str, Any]]  # by reference
 
 
@@ -40,10 +41,19 @@ class Case(Protocol):
 
 
 def stored_records(stack: LocalStack) -> Records:
-    deserializer = TypeDeserializer()
     items = stack.client("dynamodb").scan(TableName=stack.ref(TABLE), ConsistentRead=True)["Items"]
+    return records_by_reference(items)
+
+
+def records_by_reference(items: list[dict[str, Any]]) -> Records:
+    """The table's records by reference, leaving out any not yet whole.
+
+    moto's UpdateItem stores a new item with only its key before it applies the update (DynamoDB
+    itself is atomic), so a scan can catch a claim's record half made: it counts as not there yet.
+    """
+    deserializer = TypeDeserializer()
     records = [{name: deserializer.deserialize(value) for name, value in item.items()} for item in items]
-    return {str(record["reference"]): record for record in records}
+    return {str(record["reference"]): record for record in records if record.keys() >= WHOLE_RECORD}
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,17 @@
 """How the demo shows its outcomes: each record in full, then one table row per dispute.
 
 Provider messages can carry e-mail addresses (IIMMPACT's refusals name its support address),
-so everything printed goes through `masked`, as the service's own log lines would.
+so everything printed goes through `masked`: the service's own mask, `[REDACTED]`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TextIO
+
+from dispute_gateway.redaction import redact
 
 RECORD_FIELDS = (
     "dispute_id",
@@ -27,7 +28,6 @@ RECORD_FIELDS = (
     "error",
 )
 HEADER = ("dispute", "reference", "provider", "route", "status", "expected", "", "provider message")
-_EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
 _MESSAGE_WIDTH = 60
 _SHORT_ID = 8
 
@@ -112,7 +112,8 @@ def print_table(rows: list[Row], out: TextIO) -> None:
 
 
 def masked(text: str) -> str:
-    return _EMAIL.sub("[e-mail]", text)
+    """E-mail addresses hidden with the service's own mask, as in its log lines and API answers."""
+    return redact(text)
 
 
 def _truncated(text: str) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dispute_gateway.config import RepayWorkerSettings, load_settings
-from dispute_gateway.observability import logger, metrics
+from dispute_gateway.observability import invocation_logging, metrics
 from dispute_gateway.pipeline import DisputeWorker
 from dispute_gateway.providers.repay import RepayProvider
 
@@ -13,7 +13,7 @@ settings = load_settings(RepayWorkerSettings)
 worker = DisputeWorker.for_provider(RepayProvider.from_settings(settings), settings)
 
 
-@logger.inject_lambda_context
+@invocation_logging()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return worker.process_batch(event, context)

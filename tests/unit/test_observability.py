@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from dispute_gateway.observability import REDACTED, logger, redact, secret_values
+from dispute_gateway.observability import logger
+from dispute_gateway.redaction import REDACTED, redact, secret_values
 
 
 def test_emails_signatures_and_known_secrets_are_redacted() -> None:
@@ -28,3 +29,43 @@ def test_log_line_with_secret_in_message_extra_and_traceback_is_redacted(log_out
     assert "buyer@example.com" not in line
     assert "hmac-secret-value-AAAA" not in line
     assert "abcdefgh12345678" not in line
+
+
+def test_each_invocation_logs_with_its_own_keys_even_beside_another_in_the_same_process(log_output) -> None:
+    """The local stack runs every function in one process: an HTTP request's correlation id must not
+    show on a worker's lines, whether the worker runs after it or at the same time."""
+    import threading
+
+    from dispute_gateway.observability import invocation_logging
+    from tests.conftest import FakeLambdaContext
+
+    api_started, worker_logged = threading.Event(), threading.Event()
+
+    @invocation_logging(correlation_id_path="requestContext.requestId")
+    def api(event: dict, context: object) -> None:
+        logger.info("api line")
+        api_started.set()
+        worker_logged.wait(5)
+
+    @invocation_logging()
+    def worker(event: dict, context: object) -> None:
+        api_started.wait(5)
+        logger.info("worker line")
+        worker_logged.set()
+
+    threads = [
+        threading.Thread(target=api, args=({"requestContext": {"requestId": "req-1"}}, FakeLambdaContext())),
+        threading.Thread(target=worker, args=({}, FakeLambdaContext())),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    worker({}, FakeLambdaContext())  # and after it, in the same thread as nothing else
+
+    lines = {json.loads(line)["message"]: json.loads(line) for line in log_output.getvalue().splitlines()}
+    assert lines["api line"]["correlation_id"] == "req-1"
+    worker_lines = [json.loads(line) for line in log_output.getvalue().splitlines() if "worker line" in line]
+    assert len(worker_lines) == 2
+    assert all("correlation_id" not in line for line in worker_lines)
+    assert [line["cold_start"] for line in worker_lines] == [True, False]

@@ -1,7 +1,7 @@
 """Logger and Metrics shared by every function, with redaction of secrets and e-mails.
 
-Redaction happens on the final log line, after Powertools has rendered the message, the
-extra keys and any traceback, so no path into a log line can skip it.
+Redaction (see `redaction`) happens on the final log line, after Powertools has rendered the
+message, the extra keys and any traceback, so no path into a log line can skip it.
 
 No X-Ray SDK (Powertools Tracer): importing it costs ~125 ms of every cold start even when
 disabled, about a third of a function's floor. Lambda's active tracing (template) still traces
@@ -10,46 +10,18 @@ each invocation; the time each provider takes is a metric (`ProviderLatency`) in
 
 from __future__ import annotations
 
-import re
-import threading
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities import jmespath_utils
 
 from .models import Provider, Status
-
-REDACTED = "[REDACTED]"
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_SIGNATURE = re.compile(r"v1=[A-Za-z0-9+/=_-]{8,}")
-
-
-class _SecretValues:
-    """Secret values seen at run time (API keys, HMAC secrets), scrubbed from every line."""
-
-    def __init__(self) -> None:
-        self._values: frozenset[str] = frozenset()
-        self._lock = threading.Lock()
-
-    def add(self, *values: str) -> None:
-        # Short values would redact ordinary words; real keys are long.
-        with self._lock:
-            self._values = self._values | {value for value in values if value and len(value) >= 8}
-
-    def scrub(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, REDACTED)
-        return text
-
-
-secret_values = _SecretValues()
-
-
-def redact(text: str) -> str:
-    text = secret_values.scrub(text)
-    text = _SIGNATURE.sub("v1=" + REDACTED, text)
-    return _EMAIL.sub(REDACTED, text)
+from .redaction import redact
 
 
 class RedactingFormatter(LambdaPowertoolsFormatter):
@@ -59,6 +31,40 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(logger_formatter=RedactingFormatter())
 metrics = Metrics()
+
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+def invocation_logging(correlation_id_path: str | None = None) -> Callable[[HandlerT], HandlerT]:
+    """Logger.inject_lambda_context, with every key kept to the invocation's own context.
+
+    Powertools' decorator appends the Lambda context and the correlation id to keys the whole
+    process shares. On Lambda one process runs one invocation at a time, but where functions
+    share a process (the local stack runs each in its own thread) one invocation's keys would
+    show on another's lines. Context-local keys start empty in each thread, and the pipeline
+    copies them into its worker threads.
+    """
+
+    def decorator(handler: HandlerT) -> HandlerT:
+        cold = [True]
+
+        @functools.wraps(handler)
+        def invoke(event: Any, context: Any) -> Any:
+            keys: dict[str, Any] = {"cold_start": cold[0], **build_lambda_context_model(context).__dict__}
+            cold[0] = False
+            if correlation_id_path:
+                keys["correlation_id"] = jmespath_utils.query(envelope=correlation_id_path, data=event)
+            logger.thread_safe_clear_keys()
+            logger.thread_safe_append_keys(**keys)
+            try:
+                return handler(event, context)
+            finally:
+                logger.thread_safe_clear_keys()
+
+        return invoke  # type: ignore[return-value]
+
+    return decorator
+
 
 _METRIC_BY_STATUS = {
     Status.SUBMITTED: "DisputesSubmitted",

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import WorkerSettings
 from .models import Dispute, DisputeRecord, InvalidDispute, Status
-from .observability import count_outcome, logger, redact
+from .observability import count_outcome, logger
 from .providers.base import (
     Accepted,
     Attempt,
@@ -36,6 +36,7 @@ from .providers.base import (
     Transient,
     UnreadableMessage,
 )
+from .redaction import redact
 from .store import Claim, ClaimRefused, DisputeStore, IdempotencyConflict, LeaseLost, dispute_store
 from .transport import Deadline
 
@@ -171,7 +172,8 @@ class DisputeWorker:
         try:
             accepted = self._send(dispute, attempt)
         except Rejected as rejected:
-            logger.info("Dispute rejected by the provider", extra={"reason": rejected.reason})
+            refused_by = "by the provider" if rejected.by_provider else "before sending"
+            logger.info(f"Dispute rejected {refused_by}", extra={"reason": rejected.reason})
             count_outcome(dispute.provider, Status.REJECTED)
             return self._store.finish(claim, Status.REJECTED, error=rejected.reason, **rejected.answer.record_fields())
         except Transient as transient:

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ValidationError
 
 from .models import describe_validation_error
-from .observability import secret_values
+from .redaction import secret_values
 
 CredentialsT = TypeVar("CredentialsT", bound=BaseModel)
 
