@@ -15,7 +15,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .http_api import Body, QueryValues, api_gateway_event, grouped, new_request_id, query_pairs
 from .routes import HttpRoute, select_route
@@ -112,6 +112,8 @@ class LocalHttpApi:
     ) -> RawAnswer:
         """As `call`, with the answer as it goes over the wire (the body as bytes)."""
         path, _, raw_query = path.partition("?")
+        # HTTP APIs hand the function the path decoded (rawPath and pathParameters alike).
+        path = unquote(path)
         pairs = parse_qsl(raw_query, keep_blank_values=True) + query_pairs(query)
         request_id = new_request_id()
         selected = select_route(self.routes, method, path)

@@ -94,13 +94,15 @@ class _Handler(BaseHTTPRequestHandler):
         # An access log line per request; quiet unless the caller configures logging.
         _log.info("%s " + format, self.address_string(), *args)
 
-    def do_GET(self) -> None:
-        self._forward()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
     def do_HEAD(self) -> None:
         self._forward(send_body=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler answers a method it has no do_<METHOD> for with an HTML 501;
+        # API Gateway routes every method (an ANY route takes it, else a JSON 404).
+        if name.startswith("do_"):
+            return self._forward
+        raise AttributeError(name)
 
     def _forward(self, *, send_body: bool = True) -> None:
         try:

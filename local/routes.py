@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 # OpenAPI operation keys API Gateway turns into routes; the extension is its catch-all method.
 _METHODS = {
@@ -55,7 +54,8 @@ class HttpRoute:
 
 
 def match_path(template: str, path: str) -> dict[str, str] | None:
-    """`{name}` matches one segment, a final `{name+}` the rest of the path; values are URL-decoded."""
+    """`{name}` matches one segment, a final `{name+}` the rest of the path (already decoded, as API
+    Gateway decodes it before routing)."""
     wanted, given = template.strip("/").split("/"), path.strip("/").split("/")
     parameters: dict[str, str] = {}
     for index, segment in enumerate(wanted):
@@ -64,14 +64,14 @@ def match_path(template: str, path: str) -> dict[str, str] | None:
             rest = given[index:]
             if not rest or rest == [""]:
                 return None
-            parameters[parameter.group(1)] = unquote("/".join(rest))
+            parameters[parameter.group(1)] = "/".join(rest)
             return parameters
         if index >= len(given):
             return None
         if parameter:
             if not given[index]:
                 return None
-            parameters[parameter.group(1)] = unquote(given[index])
+            parameters[parameter.group(1)] = given[index]
         elif segment != given[index]:
             return None
     return parameters if len(given) == len(wanted) else None

@@ -72,7 +72,7 @@ def test_a_dispute_filed_over_http_is_submitted(served_stack: LocalStack, sandbo
 def test_api_gateway_answers_of_its_own() -> None:
     with LocalStack(poll=False, http_port=0) as stack:
         api = stack.api_url
-        missing = requests.delete(f"{api}/disputes", timeout=TIMEOUT)
+        missing = requests.delete(f"{api}/disputes/a/b", timeout=TIMEOUT)
         assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
         malformed = requests.post(f"{api}/disputes", data=b"{not json", timeout=TIMEOUT)
         assert malformed.status_code == 400, malformed.text
@@ -134,3 +134,25 @@ def test_evidence_uploaded_through_presigned_posts_is_filed_with_repay(
     record = final_record(served_stack, "D-HTTP-2", timeout=15)
     assert (record["status"], record["source"]) == ("submitted", "s3"), record
     assert repay_sandbox.disputes_for("D-HTTP-2") == 1
+
+
+@pytest.mark.parametrize("method", ["TRACE", "DELETE", "PROPFIND"])
+def test_any_method_is_answered_in_json_as_api_gateway_routes_it(method: str) -> None:
+    """No HTML 501 from the local server: the template's ANY routes take every method to the function."""
+    with LocalStack(poll=False, http_port=0) as stack:
+        answer = requests.request(method, f"{stack.api_url}/disputes", timeout=TIMEOUT)
+        assert answer.status_code == 405
+        assert answer.headers["allow"] == "GET, POST"
+        assert answer.headers["content-type"].startswith("application/json")
+        assert answer.json()["message"] == "method not allowed"
+
+
+def test_path_parameters_arrive_decoded_as_api_gateway_decodes_them() -> None:
+    with LocalStack(poll=False, http_port=0) as stack:
+        events = _recorded_events(stack)
+        dispute_id = "00000000-0000-0000-0000-00000000000d"
+        encoded = requests.get(f"{stack.api_url}/disputes/{dispute_id[:-1]}%64", timeout=TIMEOUT)
+        plain = requests.get(f"{stack.api_url}/disputes/{dispute_id}", timeout=TIMEOUT)
+        assert encoded.status_code == plain.status_code == 404  # the same unknown dispute, not a bad path
+        assert [event["pathParameters"] for event in events] == [{"dispute_id": dispute_id}] * 2
+        assert [event["rawPath"] for event in events] == [f"/disputes/{dispute_id}"] * 2
