@@ -103,8 +103,13 @@ def test_redelivered_command_opens_no_second_dispute(aws, repay_sandbox, repay_a
             "2 files, more than the 1 allowed",
         ),
         ({"repay/D-77/c/notes.txt": (b"hello", "text/plain")}, None, {}, "type text/plain is not allowed"),
-        ({"repay/D-77/c/fake.pdf": (PNG, "application/pdf")}, None, {}, "bytes are not a application/pdf"),
-        ({"repay/D-77/c/photo.jpg": (PDF, None)}, None, {}, "bytes are not a image/jpeg"),
+        (
+            {"repay/D-77/c/fake.pdf": (PNG, "application/pdf")},
+            None,
+            {},
+            "its bytes do not match its type, application/pdf",
+        ),
+        ({"repay/D-77/c/photo.jpg": (PDF, None)}, None, {}, "its bytes do not match its type, image/jpeg"),
         ({"other/receipt.pdf": (PDF, "application/pdf")}, None, {}, "evidence keys start with repay/"),
     ],
     ids=[
@@ -332,12 +337,47 @@ def test_command_with_bad_amount_is_rejected_naming_the_field(aws, repay_sandbox
     assert repay_sandbox.requests == []
 
 
-def test_object_that_only_looks_like_a_manifest_is_ignored(aws, repay_sandbox, repay_app):
+def test_object_that_only_looks_like_a_manifest_is_ignored_by_name(aws, repay_sandbox, repay_app, log_output):
     etag = aws.put_evidence("repay/D-80/c/x-dispute.json", b"{}", "application/json")
     message = {"Records": [s3_notification(aws.evidence_bucket, "repay/D-80/c/x-dispute.json", etag)]}
     assert deliver(repay_app(), message) == []
     assert aws.records() == [] and repay_sandbox.requests == []
     assert aws.dead_letters(aws.repay_dlq_url) == []
+    assert "repay/D-80/c/x-dispute.json" in log_output.getvalue()
+
+
+def test_manifest_outside_a_folder_is_rejected_with_its_reason(aws, repay_sandbox, repay_app):
+    """`aws s3 cp m.json s3://$BUCKET/repay/D-1/dispute.json`: bad input, kept, never dropped."""
+    etag = aws.put_evidence("repay/D-81/dispute.json", b'{"new_amount": "5"}', "application/json")
+    message = {"Records": [s3_notification(aws.evidence_bucket, "repay/D-81/dispute.json", etag)]}
+
+    assert deliver(repay_app(), message) == []
+    assert deliver(repay_app(), message, message_id="m-2") == []
+
+    record = aws.only_record()
+    assert (record["status"], record["reference"], record["source"]) == ("rejected", "D-81", "s3")
+    assert "repay/D-81/dispute.json is not in a folder of its own" in record["error"]
+    assert "repay/{deal_id}/{folder}/dispute.json" in record["error"]
+    assert repay_sandbox.requests == []
+
+
+def test_manifest_that_names_no_deal_is_dead_lettered_with_its_reason(aws, repay_sandbox, repay_app):
+    etag = aws.put_evidence("repay/dispute.json", b'{"new_amount": "5"}', "application/json")
+    message = {"Records": [s3_notification(aws.evidence_bucket, "repay/dispute.json", etag)]}
+
+    assert deliver(repay_app(), message) == []
+
+    [dead] = aws.dead_letters(aws.repay_dlq_url)
+    assert "repay/dispute.json names no deal" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert aws.records() == []
+
+
+def test_evidence_refused_by_the_gateway_is_not_logged_as_refused_by_repay(aws, repay_sandbox, repay_app, log_output):
+    aws.put_evidence("repay/D-77/c/fake.pdf", PNG, "application/pdf")
+    deliver(repay_app(), command("D-77", "5", "repay/D-77/c/fake.pdf"))
+    logs = log_output.getvalue()
+    assert "Dispute rejected before sending" in logs
+    assert "rejected by the provider" not in logs
 
 
 def test_logs_never_carry_the_api_key(aws, repay_sandbox, repay_app, receipt, log_output):

@@ -33,6 +33,7 @@ from .models import (
 
 MANIFEST_NAME = "dispute.json"
 EVIDENCE_PREFIX = "repay/"
+MANIFEST_PLACE = f"{EVIDENCE_PREFIX}{{deal_id}}/{{folder}}/{MANIFEST_NAME}"
 # (offset, bytes) runs that must all match, one tuple per accepted variant of the format.
 SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
     "application/pdf": (((0, b"%PDF-"),),),
@@ -127,7 +128,8 @@ class EvidenceBucket:
 
     @staticmethod
     def manifest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [record for record in records if is_manifest_key(notification_key(record))]
+        """The records of objects named dispute.json; S3's suffix filter also lets `x-dispute.json` through."""
+        return [record for record in records if is_manifest_name(notification_key(record))]
 
     def dispute_from_notification(self, record: dict[str, Any]) -> Dispute | InvalidDispute:
         """The dispute an S3 ObjectCreated notification of a `dispute.json` asks for."""
@@ -139,9 +141,10 @@ class EvidenceBucket:
         return self.dispute_from_manifest(bucket, key, identity)
 
     def dispute_from_manifest(self, bucket: str, key: str, identity: dict[str, Any]) -> Dispute | InvalidDispute:
-        if not is_manifest_key(key):
-            raise ValueError(f"not a manifest key: repay/{{deal_id}}/{{folder}}/{MANIFEST_NAME} expected, got {key}")
+        """Raises ValueError for a manifest whose key names no deal: nothing to record it under."""
         parts = key.split("/")
+        if len(parts) < 3 or not parts[1]:
+            raise ValueError(f"{key} names no deal: a manifest's key is {MANIFEST_PLACE}")
         deal_id, folder = parts[1], "/".join(parts[:-1]) + "/"
 
         def invalid(reason: str, idempotency_key: str | None = None) -> InvalidDispute:
@@ -149,6 +152,9 @@ class EvidenceBucket:
                 Provider.REPAY, deal_id, Source.S3, identity, reason, idempotency_key, identity
             )
 
+        if len(parts) < 4:
+            # Its folder would be the deal's whole prefix, with every other upload's evidence in it.
+            return invalid(f"{key} is not in a folder of its own: a manifest's key is {MANIFEST_PLACE}")
         if bucket != self.name:
             return invalid(f"evidence must be in the evidence bucket, not {bucket}")
         raw = self._read_manifest(key, identity.get("version"))
@@ -190,7 +196,7 @@ class EvidenceBucket:
                 raise EvidenceRejected(f"{item.key}: type {content_type} is not allowed")
             etag = str(head.get("ETag", ""))
             if not matches_signature(content_type, self._first_bytes(item.key, etag)):
-                raise EvidenceRejected(f"{item.key}: its bytes are not a {content_type} file")
+                raise EvidenceRejected(f"{item.key}: its bytes do not match its type, {content_type}")
             checked.append(CheckedEvidence(item.key, name, content_type, int(head["ContentLength"]), etag))
         return checked
 
@@ -288,10 +294,9 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "error"))
 
 
-def is_manifest_key(key: str) -> bool:
-    """`repay/{deal_id}/{folder}/dispute.json`: S3's suffix filter also lets `x-dispute.json` through."""
-    parts = key.split("/")
-    return len(parts) >= 4 and parts[0] + "/" == EVIDENCE_PREFIX and bool(parts[1]) and parts[-1] == MANIFEST_NAME
+def is_manifest_name(key: str) -> bool:
+    """An object under the evidence prefix named dispute.json, wherever it is (a misplaced one is refused)."""
+    return key.startswith(EVIDENCE_PREFIX) and key.rsplit("/", 1)[-1] == MANIFEST_NAME
 
 
 def _missing(error: ClientError) -> bool:

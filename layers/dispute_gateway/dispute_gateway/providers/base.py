@@ -64,6 +64,11 @@ class ProviderError(Exception):
 class Rejected(ProviderError):
     """Refused for good: never sent again."""
 
+    @property
+    def by_provider(self) -> bool:
+        """False when the gateway refused it itself (e.g. its evidence) and the provider never answered."""
+        return self.answer.http_status is not None
+
 
 class Transient(ProviderError):
     """Worth another delivery. `in_doubt`: the request may have reached the provider."""

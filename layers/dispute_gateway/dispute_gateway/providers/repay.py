@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from requests_toolbelt import MultipartEncoder
 
 from ..config import RepayWorkerSettings
-from ..evidence import CheckedEvidence, EvidenceBucket, EvidenceRejected, EvidenceUnavailable, S3Stream
+from ..evidence import (
+    CheckedEvidence,
+    EvidenceBucket,
+    EvidenceRejected,
+    EvidenceUnavailable,
+    S3Stream,
+    notification_key,
+)
 from ..messages import read_json_object, request_or_invalid
 from ..models import Dispute, InvalidDispute, Provider, RepayDisputeRequest, Source
 from ..observability import logger
@@ -83,9 +90,8 @@ class RepayProvider:
             raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
         manifests = self._evidence.manifest_records(created)
         if len(manifests) < len(created):
-            logger.info(
-                "Ignored objects that only look like manifests", extra={"ignored": len(created) - len(manifests)}
-            )
+            ignored = [notification_key(record) for record in created if record not in manifests]
+            logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
         try:
             return [self._evidence.dispute_from_notification(record) for record in manifests]
         except ValueError as error:
@@ -196,10 +202,6 @@ def _headers(credentials: RepayCredentials) -> dict[str, str]:
     if credentials.origin:
         headers["origin"] = credentials.origin
     return headers
-
-
-def _object_created(record: dict[str, Any]) -> bool:
-    return str(record.get("eventName", "")).startswith("ObjectCreated")
 
 
 def _in_dispute(state: str) -> bool:
