@@ -5,17 +5,23 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dispute_gateway.api_http import (
+    DISPUTE_CREATED,
+    DISPUTE_FOUND,
+    DISPUTE_PAGE,
+    DISPUTE_REPEATED,
+    UPLOADS_CREATED,
+    allowed_methods,
+    error_responses,
+    json_bodies_only,
+)
 from dispute_gateway.api_models import (
     DisputeAccepted,
     DisputeBody,
-    DisputePage,
-    DisputeView,
     ErrorAnswer,
     EvidenceUploadRequest,
-    EvidenceUploads,
     InvalidPageToken,
     InvalidRequestError,
     Problem,
@@ -24,8 +30,8 @@ from dispute_gateway.api_models import (
 )
 from dispute_gateway.config import ApiSettings, load_settings
 from dispute_gateway.disputes import DisputeService, QueueUnavailable, UploadService
-from dispute_gateway.models import Provider
-from dispute_gateway.observability import logger, metrics
+from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, Provider
+from dispute_gateway.observability import invocation_logging, logger, metrics
 from dispute_gateway.store import IdempotencyConflict, StoreError
 
 settings = load_settings(ApiSettings)
@@ -33,23 +39,28 @@ disputes = DisputeService.from_settings(settings)
 uploads = UploadService.from_settings(settings)
 app = APIGatewayHttpResolver(enable_validation=True)
 
-
-def _errors(**described: str) -> dict[int, OpenAPIResponse]:
-    """OpenAPI entries for error answers, e.g. _errors(e422="Invalid fields, each named")."""
-    return {
-        int(status[1:]): {"description": text, "content": {"application/json": {"model": ErrorAnswer}}}
-        for status, text in described.items()
-    }
+INVALID = error_responses(e400="Malformed request", e415="The body is not JSON", e422="Invalid fields, each named")
+UNAVAILABLE = error_responses(e503="Retry later (with the same Idempotency-Key)")
 
 
-INVALID = _errors(e400="Malformed request", e422="Invalid fields, each named", e503="Retry later")
-
-
-@app.post("/disputes", responses={**INVALID, **_errors(e409="Idempotency-Key used for another request")})
+@app.post(
+    "/disputes",
+    operation_id="createDispute",
+    responses={
+        202: DISPUTE_CREATED,
+        200: DISPUTE_REPEATED,
+        **INVALID,
+        **UNAVAILABLE,
+        **error_responses(e409="Idempotency-Key used for another request"),
+    },
+)
 def create_dispute(
     body: Annotated[DisputeBody, Body()],
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$")] = None,
-) -> Response[DisputeAccepted]:
+    idempotency_key: Annotated[
+        IdempotencyKey | None,
+        Header(description="Names the request: a retry with the same key files nothing new. Wins over the body's."),
+    ] = None,
+) -> Response[Any]:
     filed = disputes.file(with_idempotency_key(body, idempotency_key))
     return Response(
         status_code=202 if filed.queued_now else 200,
@@ -59,74 +70,100 @@ def create_dispute(
     )
 
 
-@app.get("/disputes/<dispute_id>", responses=_errors(e404="Unknown dispute"))
-def get_dispute(dispute_id: Annotated[str, Path(max_length=64)]) -> Response[DisputeView | ErrorAnswer]:
+@app.get(
+    "/disputes/<dispute_id>",
+    operation_id="getDispute",
+    responses={200: DISPUTE_FOUND, **INVALID, **UNAVAILABLE, **error_responses(e404="Unknown dispute")},
+)
+def get_dispute(dispute_id: Annotated[str, Path(pattern=DISPUTE_ID_PATTERN)]) -> Response[Any]:
     view = disputes.get(dispute_id)
     if view is None:
         return _error(404, "dispute not found")
     return Response(200, content_types.APPLICATION_JSON, view.model_dump(mode="json", exclude_none=True))
 
 
-@app.get("/disputes", responses=INVALID)
+@app.get(
+    "/disputes",
+    operation_id="listDisputes",
+    responses={
+        200: DISPUTE_PAGE,
+        **INVALID,
+        **UNAVAILABLE,
+        **error_responses(e404="No such page: next_token is not one this API gave for this query"),
+    },
+)
 def list_disputes(
     reference: Annotated[str, Query(min_length=1, max_length=256)],
     provider: Annotated[Provider | None, Query()] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
-) -> Response[DisputePage]:
+) -> Response[Any]:
     page = disputes.by_reference(reference, provider, next_token)
     return Response(200, content_types.APPLICATION_JSON, page.model_dump(mode="json", exclude_none=True))
 
 
-@app.post("/evidence-uploads", responses=INVALID)
-def create_evidence_upload(body: Annotated[EvidenceUploadRequest, Body()]) -> Response[EvidenceUploads]:
+@app.post(
+    "/evidence-uploads",
+    operation_id="createEvidenceUploads",
+    responses={201: UPLOADS_CREATED, **INVALID, **UNAVAILABLE},
+)
+def create_evidence_upload(body: Annotated[EvidenceUploadRequest, Body()]) -> Response[Any]:
     return Response(201, content_types.APPLICATION_JSON, uploads.presign(body).model_dump(mode="json"))
 
 
 @app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response[ErrorAnswer]:
+def invalid_request(error: RequestValidationError) -> Response[Any]:
     problems = problems_from_errors(error.errors())
     status = 400 if any(p.field == "body" and "JSON" in p.message for p in problems) else 422
     return _error(status, "invalid request", problems)
 
 
 @app.exception_handler(InvalidRequestError)
-def invalid_input(error: InvalidRequestError) -> Response[ErrorAnswer]:
+def invalid_input(error: InvalidRequestError) -> Response[Any]:
     return _error(422, "invalid request", error.problems)
 
 
 @app.exception_handler(InvalidPageToken)
-def invalid_token(error: InvalidPageToken) -> Response[ErrorAnswer]:
-    return _error(422, "invalid request", [Problem(field="next_token", message=str(error))])
+def unknown_page(error: InvalidPageToken) -> Response[Any]:
+    return _error(404, "no such page", [Problem(field="next_token", message=str(error))])
 
 
 @app.exception_handler(IdempotencyConflict)
-def conflict(error: IdempotencyConflict) -> Response[ErrorAnswer]:
+def conflict(error: IdempotencyConflict) -> Response[Any]:
     return _error(409, "Idempotency-Key already used for another request; nothing was filed")
 
 
 @app.exception_handler([QueueUnavailable, StoreError])
-def unavailable(error: Exception) -> Response[ErrorAnswer]:
+def unavailable(error: Exception) -> Response[Any]:
     logger.exception("Dependency unavailable")
     return _error(503, "temporarily unavailable; retry with the same Idempotency-Key")
 
 
 @app.not_found
-def no_route(error: Exception) -> Response[ErrorAnswer]:
+def no_route(error: Exception) -> Response[Any]:
+    allowed = allowed_methods(app, app.current_event.path)
+    if allowed and app.current_event.http_method not in allowed:
+        return _error(405, "method not allowed", headers={"Allow": ", ".join(allowed)})
+    # Also a path whose parameter has characters no route takes: no such resource.
     return _error(404, "no such route")
 
 
 @app.exception_handler(Exception)
-def unexpected(error: Exception) -> Response[ErrorAnswer]:
+def unexpected(error: Exception) -> Response[Any]:
     logger.exception("Unexpected error")
     return _error(500, "internal error")
 
 
-def _error(status: int, message: str, problems: list[Problem] | None = None) -> Response[Any]:
-    answer = ErrorAnswer(message=message, errors=problems or [], correlation_id=app.lambda_context.aws_request_id)
-    return Response(status, content_types.APPLICATION_JSON, answer.model_dump(mode="json", exclude_none=True))
+def _error(
+    status: int, message: str, problems: list[Problem] | None = None, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    answer = ErrorAnswer(
+        message=message, errors=problems or [], correlation_id=app.current_event.request_context.request_id
+    )
+    return Response(status, content_types.APPLICATION_JSON, answer.model_dump(mode="json"), headers=headers)
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@invocation_logging(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
+@json_bodies_only
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -42,6 +42,9 @@ CONTRACT_ROUTES = {
     ("GET", "/disputes"),
     ("POST", "/evidence-uploads"),
 }
+# Every other method of a contract path reaches the function too, which answers 405 with Allow.
+ROUTES = CONTRACT_ROUTES | {("ANY", path) for _, path in CONTRACT_ROUTES}
+_ANY_METHOD = "x-amazon-apigateway-any-method"
 # CONTRACT.md section 2: every variable whose "used by" names api (or "all").
 API_CONTRACT_ENV = {
     "DISPUTES_TABLE",
@@ -65,7 +68,7 @@ def _body(resources: dict[str, Any]) -> dict[str, Any]:
 
 def _operations(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {
-        (method.upper(), path): operation
+        ("ANY" if method == _ANY_METHOD else method.upper(), path): operation
         for path, operations in _body(resources)["paths"].items()
         for method, operation in operations.items()
     }
@@ -79,7 +82,7 @@ def _stage(resources: dict[str, Any]) -> dict[str, Any]:
 
 # -- routes and their authorization ----------------------------------------------------------------
 def test_the_routes_are_the_contract_routes(resources):
-    assert set(_operations(resources)) == CONTRACT_ROUTES
+    assert set(_operations(resources)) == ROUTES
 
 
 def test_iam_is_api_gateways_sigv4_scheme(resources):
@@ -90,7 +93,7 @@ def test_iam_is_api_gateways_sigv4_scheme(resources):
     assert resources[API]["Properties"]["FailOnWarnings"] is True
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(CONTRACT_ROUTES))
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
 def test_every_route_requires_aws_iam(resources, method, path):
     assert _operations(resources)[(method, path)]["security"] == [{"AWS_IAM": []}]
 
@@ -102,7 +105,7 @@ def test_no_route_is_defined_outside_the_authorized_body(resources):
         assert route["Properties"].get("AuthorizationType") == "AWS_IAM"
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(CONTRACT_ROUTES))
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
 def test_every_route_proxies_to_the_api_function_with_payload_2(resources, method, path):
     integration = _operations(resources)[(method, path)]["x-amazon-apigateway-integration"]
     assert integration["type"] == "aws_proxy"
@@ -124,7 +127,8 @@ def test_api_gateway_may_invoke_the_function_on_these_routes_only(resources):
     assert all(arn[1] == {"__ApiId__": ref(API), "__Stage__": "*"} for arn in arns)
     # A path parameter becomes "*" in the permission's ARN.
     suffixes = {re.sub(r"^.*\$\{__Stage__\}/", "", arn[0]) for arn in arns}
-    assert suffixes == {"POST/disputes", "GET/disputes/*", "GET/disputes", "POST/evidence-uploads"}
+    wildcard_parameters = {(method, re.sub(r"\{[^}]+\}", "*", path)) for method, path in ROUTES}
+    assert suffixes == {("*" if method == "ANY" else method) + path for method, path in wildcard_parameters}
 
 
 def test_the_local_stack_reads_the_same_routes(resources):
@@ -134,7 +138,7 @@ def test_the_local_stack_reads_the_same_routes(resources):
         for alias_id, alias in of_type(resources, "AWS::Lambda::Alias").items()
     }
     routes = http_routes(API, _body(resources), aliases)
-    assert {(route.method, route.path) for route in routes} == CONTRACT_ROUTES
+    assert {(route.method, route.path) for route in routes} == ROUTES
     assert {(route.function, route.authorization, route.payload_format_version) for route in routes} == {
         (FUNCTION, IAM, "2.0")
     }

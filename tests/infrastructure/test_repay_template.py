@@ -223,7 +223,7 @@ def test_contract_environment_variables_name_this_stacks_resources(sam_template,
     ("variable", "parameter", "default"),
     [
         ("EVIDENCE_MAX_FILES", "EvidenceMaxFiles", 10),
-        ("EVIDENCE_MAX_FILE_BYTES", "EvidenceMaxFileBytes", 25 * 1024 * 1024),
+        ("EVIDENCE_MAX_FILE_BYTES", "EvidenceMaxFileBytes", 10 * 1024 * 1024),
         ("EVIDENCE_MAX_TOTAL_BYTES", "EvidenceMaxTotalBytes", 100 * 1024 * 1024),
     ],
 )

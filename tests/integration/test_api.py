@@ -101,10 +101,12 @@ def test_send_failure_after_the_record_is_5xx_and_the_retry_completes_the_job(aw
     assert post(api, IIMMPACT, key="k-9").status == 200
 
 
-def test_header_and_body_keys_must_agree(aws, api):
+def test_the_header_key_wins_over_the_body_key(aws, api):
+    """The schema cannot tie a header to a body field, so the server accepts both and says which wins."""
     answer = post(api, {**IIMMPACT, "idempotency_key": "a"}, key="b")
-    assert answer.status == 422
-    assert answer.body["errors"][0]["field"] == "idempotency_key"
+    assert answer.status == 202
+    assert post(api, {**IIMMPACT, "idempotency_key": "c"}, key="b").body == answer.body
+    assert queued(aws, aws.iimmpact_queue_url)[0]["idempotency_key"] == "b"
 
 
 @pytest.mark.parametrize(
@@ -112,11 +114,15 @@ def test_header_and_body_keys_must_agree(aws, api):
     [
         ({"trxid": "T-1"}, ["provider"]),
         ({"provider": "paypal", "trxid": "T-1"}, ["provider"]),
-        ({"provider": "iimmpact"}, ["body"]),
+        ({"provider": "iimmpact"}, ["refid", "trxid"]),
+        ({}, ["provider"]),
         (
             {"provider": "iimmpact", "trxid": "T-1", "user_email": ["nope", "also-nope"]},
             ["user_email.0", "user_email.1"],
         ),
+        # Every offending field, the missing reference included, in one answer.
+        ({"provider": "iimmpact", "user_email": ["not-an-email"]}, ["user_email.0", "refid", "trxid"]),
+        ({"provider": "iimmpact", "trxid": " T-1"}, ["trxid"]),
         ({"provider": "iimmpact", "trxid": 5, "extra": 1}, ["trxid", "extra"]),
         ({"provider": "repay", "deal_id": "D-1", "new_amount": "1e3", "evidence": []}, ["new_amount", "evidence"]),
         ([1, 2], ["body"]),
@@ -136,6 +142,80 @@ def test_malformed_body_is_4xx_never_5xx(aws, api, raw):
     assert 400 <= answer.status < 500, answer.body
 
 
+def test_huge_body_is_refused_cleanly(aws, api):
+    body = {"provider": "iimmpact", "trxid": "T-1", "user_email": ["a@example.com"] * 5000}
+    answer = api.call("POST", "/disputes", raw_body=json.dumps(body))
+    assert answer.status == 422
+
+
+@pytest.mark.parametrize("path", ["/disputes", "/evidence-uploads"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",  # curl -d without -H
+        "multipart/form-data; boundary=x",
+        "application/json-patch+json",
+        "application/json; charset=iso-8859-1",
+    ],
+)
+def test_a_body_that_is_not_json_is_415_naming_the_type_to_send(aws, api, path, content_type):
+    answer = api.call("POST", path, raw_body=json.dumps(IIMMPACT), headers={"content-type": content_type})
+    assert answer.status == 415, answer.body
+    assert "application/json" in answer.body["message"]
+    assert answer.body["errors"] == [{"field": "body", "message": answer.body["message"]}]
+    assert aws.records() == []
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8"])
+def test_json_is_taken_whatever_the_case_of_its_type(aws, api, content_type):
+    answer = api.call("POST", "/disputes", raw_body=json.dumps(IIMMPACT), headers={"content-type": content_type})
+    assert answer.status == 202
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\xff", '{"provider":"iimmpact","trxid":"T-\xe9"}'.encode("latin-1")], ids=["0xff", "latin-1-json"]
+)
+def test_a_body_that_is_not_utf8_is_400(aws, api, raw):
+    from local.http_api import api_gateway_event
+
+    event = api_gateway_event("POST", "/disputes", "/disputes", body=raw, headers={"content-type": "application/json"})
+    assert event["isBase64Encoded"]  # how API Gateway passes bytes that are not UTF-8
+    answer = api.send(event)
+    assert answer.status == 400
+    assert answer.body["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("DELETE", "/disputes", "GET, POST"), ("PUT", "/disputes/x", "GET"), ("GET", "/evidence-uploads", "POST")],
+)
+def test_another_method_on_a_known_path_is_405_with_allow(aws, api, method, path, allow):
+    answer = api.call(method, path)
+    assert answer.status == 405
+    assert answer.headers["allow"] == allow
+
+
+def test_an_error_names_the_request_by_the_id_its_log_lines_carry(aws, api, monkeypatch, log_output):
+    from local.http_api import api_gateway_event
+
+    unknown_page = api_gateway_event("GET", "/disputes", "/disputes", query={"reference": "T-1", "next_token": "x"})
+    assert api.send(unknown_page).body == {
+        "message": "no such page",
+        "errors": [{"field": "next_token", "message": "is not a token this API gave"}],
+        "correlation_id": unknown_page["requestContext"]["requestId"],
+    }
+
+    def explode(*_: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.module.disputes, "by_reference", explode)
+    failing = api_gateway_event("GET", "/disputes", "/disputes", query={"reference": "T-1"})
+    answer = api.send(failing)
+    [logged] = [json.loads(line) for line in log_output.getvalue().splitlines() if '"Unexpected error"' in line]
+    assert answer.body["correlation_id"] == logged["correlation_id"] == failing["requestContext"]["requestId"]
+
+
 # -- GET /disputes/{dispute_id} and GET /disputes ------------------------------------------------
 def test_get_returns_the_record_and_404_when_unknown(aws, api):
     dispute_id = post(api, IIMMPACT).body["dispute_id"]
@@ -147,8 +227,12 @@ def test_get_returns_the_record_and_404_when_unknown(aws, api):
     assert found.body["dispute_id"] == dispute_id and found.body["status"] == "received"
     assert "request_fingerprint" not in found.body and "lease_token" not in found.body
 
-    missing = api.call("GET", "/disputes/{dispute_id}", "/disputes/nope", path_parameters={"dispute_id": "nope"})
+    unknown_id = "00000000-0000-0000-0000-000000000000"
+    missing = api.call("GET", "/disputes/{dispute_id}", f"/disputes/{unknown_id}")
     assert missing.status == 404
+    assert set(missing.body) == {"message", "errors", "correlation_id"}  # no "dispute_id": null
+    not_an_id = api.call("GET", "/disputes/{dispute_id}", "/disputes/nope")
+    assert not_an_id.status == 422 and not_an_id.body["errors"][0]["field"] == "dispute_id"
 
 
 def test_list_by_reference_pages_through_the_index(aws, api):
@@ -172,7 +256,8 @@ def test_list_by_reference_pages_through_the_index(aws, api):
 
 
 def test_list_refuses_a_foreign_or_forged_token(aws, api):
-    assert api.call("GET", "/disputes", query={"reference": "T-1", "next_token": "garbage!"}).status == 422
+    unknown = api.call("GET", "/disputes", query={"reference": "T-1", "next_token": "garbage!"})
+    assert unknown.status == 404 and unknown.body["errors"][0]["field"] == "next_token"
     assert api.call("GET", "/disputes", query={}).body["errors"][0]["field"] == "reference"
     bad_provider = api.call("GET", "/disputes", query={"reference": "T-1", "provider": "x"})
     assert bad_provider.status == 422 and bad_provider.body["errors"][0]["field"] == "provider"
@@ -230,7 +315,8 @@ def test_unexpected_error_is_a_generic_500_with_a_correlation_id(aws, api, monke
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(api.module.disputes, "get", explode)
-    answer = api.call("GET", "/disputes/{dispute_id}", "/disputes/x", path_parameters={"dispute_id": "x"})
+    some_id = "00000000-0000-0000-0000-000000000000"
+    answer = api.call("GET", "/disputes/{dispute_id}", f"/disputes/{some_id}")
     assert answer.status == 500
     assert answer.body["correlation_id"]
     assert "secret internals" not in json.dumps(answer.body)

@@ -17,7 +17,22 @@ def test_trxid_wins_over_refid_as_reference() -> None:
 def test_a_request_must_name_a_transaction() -> None:
     with pytest.raises(ValidationError) as error:
         IimmpactReportRequest.model_validate({"user_email": ["a@example.com"]})
-    assert "refid or trxid" in validation_problems(error.value)[0]["message"]
+    assert {p["field"]: p["message"] for p in validation_problems(error.value)} == {
+        "trxid": "one of refid or trxid is required",
+        "refid": "one of refid or trxid is required",
+    }
+
+
+def test_a_missing_reference_is_named_beside_every_other_problem() -> None:
+    with pytest.raises(ValidationError) as error:
+        IimmpactReportRequest.model_validate({"user_email": ["not-an-email"], "amount": "{1,18}"})
+    assert [p["field"] for p in validation_problems(error.value)] == ["user_email.0", "amount", "trxid", "refid"]
+
+
+@pytest.mark.parametrize("value", [" T-1", "T-1 ", "T\t1", ""])
+def test_references_are_taken_exactly_as_sent_and_never_trimmed(value: str) -> None:
+    with pytest.raises(ValidationError):
+        IimmpactReportRequest.model_validate({"trxid": value})
 
 
 def test_invalid_email_is_named_without_echoing_it() -> None:
@@ -55,3 +70,11 @@ def test_provider_body_carries_only_documented_fields() -> None:
         {"trxid": "T-1", "user_email": ["a@x.com", "a@x.com"], "idempotency_key": "k"}
     )
     assert request.provider_body() == {"trxid": "T-1", "user_email": ["a@x.com"]}
+
+
+def test_the_schema_refuses_the_domains_email_validator_refuses() -> None:
+    import email_validator
+
+    from dispute_gateway.models import SPECIAL_USE_DOMAINS
+
+    assert sorted(SPECIAL_USE_DOMAINS) == sorted(email_validator.SPECIAL_USE_DOMAIN_NAMES)

@@ -6,10 +6,11 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .config import DEFAULT_EVIDENCE_ALLOWED_TYPES, DEFAULT_EVIDENCE_MAX_FILE_BYTES, DEFAULT_EVIDENCE_MAX_FILES
 from .models import (
     ContentType,
     DealId,
@@ -23,8 +24,18 @@ from .models import (
     Status,
 )
 
-# The API body is a queue body plus its `provider`: one definition of a dispute request.
-DisputeBody = Annotated[IimmpactReportRequest | RepayDisputeRequest, Field(discriminator="provider_name")]
+
+# The API body is a queue body plus its `provider`, which the API requires: one definition of
+# a dispute request.
+class IimmpactDisputeBody(IimmpactReportRequest):
+    provider_name: Literal["iimmpact"] = Field(alias="provider")
+
+
+class RepayDisputeBody(RepayDisputeRequest):
+    provider_name: Literal["repay"] = Field(alias="provider")
+
+
+DisputeBody = Annotated[IimmpactDisputeBody | RepayDisputeBody, Field(discriminator="provider_name")]
 
 
 class Problem(BaseModel):
@@ -55,11 +66,9 @@ def problems_from_errors(errors: Sequence[Any]) -> list[Problem]:
 
 
 def with_idempotency_key(body: DisputeRequest, header: str | None) -> DisputeRequest:
-    """The `Idempotency-Key` header and the body's `idempotency_key` are one key."""
+    """The `Idempotency-Key` header, when given, is the request's key; else the body's `idempotency_key`."""
     if header is None or body.idempotency_key == header:
         return body
-    if body.idempotency_key is not None:
-        raise InvalidRequestError([Problem(field="idempotency_key", message="differs from the Idempotency-Key header")])
     return body.model_copy(update={"idempotency_key": header})
 
 
@@ -72,8 +81,9 @@ class InvalidRequestError(ValueError):
 class ErrorAnswer(BaseModel):
     message: str
     errors: list[Problem] = Field(default_factory=list)
-    dispute_id: str | None = None
-    correlation_id: str | None = None
+    # API Gateway's request id: the `correlation_id` of the request's log lines and its
+    # `apigw-requestid` header.
+    correlation_id: str
 
 
 class DisputeAccepted(BaseModel):
@@ -91,19 +101,22 @@ class DisputePage(BaseModel):
     next_token: str | None = None
 
 
+# The document shows the default evidence limits; the server checks the configured ones.
 class DeclaredFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     filename: FileName
-    content_type: ContentType
-    size: int = Field(ge=1)
+    content_type: ContentType = Field(json_schema_extra={"enum": list(DEFAULT_EVIDENCE_ALLOWED_TYPES.split(","))})
+    size: int = Field(ge=1, json_schema_extra={"maximum": DEFAULT_EVIDENCE_MAX_FILE_BYTES})
 
 
 class EvidenceUploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     deal_id: DealId
-    files: list[DeclaredFile] = Field(min_length=1, max_length=100)
+    files: list[DeclaredFile] = Field(
+        min_length=1, max_length=100, json_schema_extra={"maxItems": DEFAULT_EVIDENCE_MAX_FILES}
+    )
 
 
 class PresignedPost(BaseModel):
@@ -127,7 +140,7 @@ class EvidenceUploads(BaseModel):
 
 
 class InvalidPageToken(ValueError):
-    pass
+    """A `next_token` this API did not give for this query: no such page."""
 
 
 def encode_page_token(start: dict[str, str]) -> str:

@@ -15,8 +15,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, 
 DEFAULT_MAX_RECEIVE_COUNT = 5
 MiB = 1024 * 1024
 # Evidence limits: any value up to the Lambda's own limits works, since evidence is streamed.
+# The defaults let any files that each fit fill the total, so a request the API's document
+# allows is never refused for its sum.
 DEFAULT_EVIDENCE_MAX_FILES = 10
-DEFAULT_EVIDENCE_MAX_FILE_BYTES = 25 * MiB
+DEFAULT_EVIDENCE_MAX_FILE_BYTES = 10 * MiB
 DEFAULT_EVIDENCE_MAX_TOTAL_BYTES = 100 * MiB
 DEFAULT_EVIDENCE_ALLOWED_TYPES = "application/pdf,image/png,image/jpeg"
 DEFAULT_WORKER_CONCURRENCY = 10

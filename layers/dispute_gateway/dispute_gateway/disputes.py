@@ -25,7 +25,7 @@ from .api_models import (
 from .config import ApiSettings, EvidenceSettings
 from .evidence import EVIDENCE_PREFIX, MANIFEST_NAME, latin_name, size_problems, unique_names
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Provider, Source
-from .observability import redact
+from .redaction import redact
 from .store import DisputeStore, dispute_store
 
 MANIFEST_MAX_BYTES = 64 * 1024
@@ -139,7 +139,7 @@ class UploadService:
         problems = [
             Problem(field=f"files.{index}.content_type", message=f"{item.content_type} is not allowed")
             for index, item in enumerate(request.files)
-            if item.content_type.lower() not in self._settings.allowed_types
+            if item.content_type not in self._settings.allowed_types
         ]
         problems += [
             Problem(field="files", message=message)

@@ -23,10 +23,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class Provider(StrEnum):
@@ -52,7 +54,10 @@ class Status(StrEnum):
         return self in (Status.SUBMITTED, Status.REJECTED)
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Printable text that neither starts nor ends with a space. Values are taken exactly as sent
+# (never trimmed): the API's schema then says precisely what the server accepts.
+PRINTABLE = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -67,11 +72,29 @@ def _email_address(value: str) -> str:
         raise ValueError(f"value is not a valid email address: {error}") from None
 
 
+# email-validator's SPECIAL_USE_DOMAIN_NAMES (a unit test keeps the two equal): it refuses
+# addresses under them, so the schema says so too.
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{letter}{letter.upper()}]" for letter in word)
+
+
+# 254: the longest address email-validator (and SMTP's forward path) accepts.
 EmailAddress = Annotated[
     str,
-    Field(min_length=3, max_length=320),
+    Field(min_length=3, max_length=254),
     AfterValidator(_email_address),
-    WithJsonSchema({"type": "string", "format": "email"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "minLength": 3,
+            "maxLength": 254,
+            "not": {"pattern": "[@.](" + "|".join(_any_case(name) for name in SPECIAL_USE_DOMAINS) + r")\.?$"},
+        }
+    ),
 ]
 
 
@@ -79,7 +102,7 @@ class DisputeRequest(BaseModel):
     """Fields every provider's request shares."""
 
     # Validators are built on first use, so each worker builds only its own provider's models.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     idempotency_key: IdempotencyKey | None = None
 
@@ -102,11 +125,32 @@ class IimmpactReportRequest(DisputeRequest):
     trxid: Identifier | None = None
     user_email: list[EmailAddress] = Field(default_factory=list, max_length=20)
 
-    @model_validator(mode="after")
-    def _names_a_transaction(self) -> Self:
-        if not self.refid and not self.trxid:
-            raise ValueError("at least one of refid or trxid is required")
-        return self
+    model_config = ConfigDict(
+        json_schema_extra={
+            # The schema says what the validator below enforces: a string refid or trxid.
+            "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in ("trxid", "refid")]
+        }
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _names_a_transaction(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # A wrap validator, so that a missing reference is reported with every other problem
+        # of the same body, not only once the fields themselves are valid.
+        unnamed = isinstance(data, dict) and data.get("refid") is None and data.get("trxid") is None
+        missing: list[InitErrorDetails] = [
+            {"type": PydanticCustomError("missing", "one of refid or trxid is required"), "loc": (name,), "input": data}
+            for name in ("trxid", "refid")
+        ]
+        try:
+            request = handler(data)
+        except ValidationError as error:
+            if not unnamed:
+                raise
+            raise ValidationError.from_exception_data(cls.__name__, [*_as_details(error), *missing]) from None
+        if unnamed:
+            raise ValidationError.from_exception_data(cls.__name__, missing)
+        return request
 
     @property
     def provider(self) -> Provider:
@@ -137,6 +181,18 @@ class IimmpactReportRequest(DisputeRequest):
         return body
 
 
+def _as_details(error: ValidationError) -> list[InitErrorDetails]:
+    """An error's problems, to be raised again together with others."""
+    return [
+        {
+            "type": PydanticCustomError(problem["type"], problem["msg"].replace("{", "{{").replace("}", "}}")),
+            "loc": problem["loc"],
+            "input": problem["input"],
+        }
+        for problem in error.errors(include_url=False)
+    ]
+
+
 def validation_problems(error: ValidationError) -> list[dict[str, str]]:
     """Each offending field and why, without echoing its value (it may be an e-mail or a secret)."""
     problems = []
@@ -152,34 +208,30 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(f"{p['field']}: {p['message']}" for p in validation_problems(error))
 
 
-_PLAIN_DECIMAL = re.compile(r"^[0-9]{1,18}(\.[0-9]{1,8})?$")
+_PLAIN_DECIMAL = re.compile(r"^[0-9]{1,18}(\.[0-9]{1,30})?$")
+_ZERO = re.compile(r"^0{1,18}(\.0{1,30})?$")
+# Numbers are bounded so that their shortest decimal form always fits _PLAIN_DECIMAL.
+SMALLEST_NUMBER_AMOUNT = 0.00000001
+NUMBER_AMOUNT_LIMIT = 1e18
 
 
 def plain_decimal(value: Any) -> str:
     """An amount as Repay takes it: a positive plain decimal string, never an exponent.
 
-    A string is kept as given ("1000" stays "1000"); a number becomes its shortest decimal
-    form (250.5 -> "250.5"), so float formatting can never add digits or an exponent.
+    A string is kept exactly as given ("1000" stays "1000"); a number becomes its shortest
+    decimal form (250.5 -> "250.5"), so float formatting can never add digits or an exponent.
     """
-    if isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not (math.isfinite(value) and SMALLEST_NUMBER_AMOUNT <= value < NUMBER_AMOUNT_LIMIT):
+            raise ValueError(f"a number must be at least {SMALLEST_NUMBER_AMOUNT:.8f} and less than 10^18")
+        return str(value) if isinstance(value, int) else format(Decimal(repr(value)), "f")
+    if not isinstance(value, str):
         raise ValueError("must be a positive decimal number")
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("must be a positive decimal number")
-        text = format(Decimal(repr(value)), "f")
-    elif isinstance(value, Decimal):
-        text = format(value, "f")
-    elif isinstance(value, str):
-        text = value.strip()
-    else:
-        raise ValueError("must be a positive decimal number")
-    if not _PLAIN_DECIMAL.match(text):
-        raise ValueError("must be a positive plain decimal (digits, optionally '.' and up to 8 decimals)")
-    if Decimal(text) <= 0:
+    if not _PLAIN_DECIMAL.match(value):
+        raise ValueError("must be a plain decimal: up to 18 digits, optionally '.' and up to 30 decimals")
+    if _ZERO.match(value):
         raise ValueError("must be greater than zero")
-    return text
+    return value
 
 
 def decimal_key(amount: str) -> str:
@@ -193,18 +245,28 @@ def decimal_key(amount: str) -> str:
 Amount = Annotated[
     str,
     BeforeValidator(plain_decimal),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": _PLAIN_DECIMAL.pattern}, {"type": "number"}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _PLAIN_DECIMAL.pattern, "not": {"pattern": _ZERO.pattern}},
+                {"type": "number", "minimum": SMALLEST_NUMBER_AMOUNT, "exclusiveMaximum": NUMBER_AMOUNT_LIMIT},
+            ]
+        }
+    ),
 ]
 DealId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
-ObjectKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")]
+ObjectKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=PRINTABLE)]
 ContentType = Annotated[str, Field(max_length=127, pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")]
-FileName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/\\]+$")]
+FileName = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x20\x7f/\\](?:[^\x00-\x1f\x7f/\\]*[^\x00-\x20\x7f/\\])?$"),
+]
 
 
 class EvidenceFile(BaseModel):
     """One evidence object in the evidence bucket."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     key: ObjectKey
     content_type: ContentType | None = None
@@ -239,7 +301,7 @@ class RepayDisputeRequest(DisputeRequest):
 class EvidenceManifest(BaseModel):
     """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     new_amount: Amount
     files: list[FileName] | None = Field(None, min_length=1, max_length=100)
@@ -252,6 +314,10 @@ _DISPUTE_ID_NAMESPACE = uuid.UUID("5f0c7a8e-6a43-4c1e-9f55-3f1f0d6b2a11")
 def fingerprint(content: dict[str, Any]) -> str:
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# What dispute_id_for makes: a UUID in its canonical text form.
+DISPUTE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def dispute_id_for(idempotency_key: str | None, content_fingerprint: str) -> str:
