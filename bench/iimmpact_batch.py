@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from local.providers import iimmpact
-from local.runtime import sqs_event, sqs_lambda_record
+from local.runtime.functions import sqs_event, sqs_lambda_record
 from local.stack import LocalStack
 from tests.sandboxes.iimmpact import IimmpactSandbox
 

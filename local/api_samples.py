@@ -2,7 +2,7 @@
 
     python -m local.api_samples          # rewrites events/api/*.json
 
-The samples are built by `local.http_api.api_gateway_event` with fixed request ids and times, so
+The samples are built by `local.runtime.http_api.api_gateway_event` with fixed request ids and times, so
 a test can check that the committed files are still what the helper builds.
 """
 
@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dispute_gateway.models import dispute_id_for
-
-from .http_api import api_gateway_event
+from local.runtime.http_api import api_gateway_event
 
 EVENTS = Path(__file__).resolve().parent.parent / "events" / "api"
 # The time of the other sample events (2024-11-21T06:00:00Z), a second apart.

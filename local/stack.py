@@ -4,14 +4,14 @@ moto's server plays AWS on loopback, with the tables, queues, buckets (and their
 to queues) and secrets of template.yaml; the functions run in this process, loaded from their
 CodeUri and Handler, and one poller thread per SQS event source plays Lambda's event source
 mapping. Provider sandboxes stand in for the providers (see `local.providers`). The HTTP API's
-routes are answered in-process by `call_api`, as API Gateway would (see `local.gateway`), and,
-given an `http_port`, over HTTP at `stack.api_url` (see `local.http_server`).
+routes are answered in-process by `call_api`, as API Gateway would (see `local.runtime.gateway`), and,
+given an `http_port`, over HTTP at `stack.api_url` (see `local.runtime.http_server`).
 
     with LocalStack(providers=[iimmpact(sandbox)]) as stack:
         stack.send_message("IimmpactQueue", '{"trxid": "T-1"}')
         status, headers, body = stack.call_api("GET", "/disputes", query={"reference": "T-1"})
 
-The functions share this process: see `local.runtime` for what that limits.
+The functions share this process: see `local.runtime.functions` for what that limits.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from typing import Any
 import boto3
 import requests
 
-from .aws import EmbeddedAws
-from .gateway import ApiAnswer, LocalHttpApi
-from .http_api import Body, QueryValues
-from .http_server import LocalHttpServer
-from .intrinsics import as_text
-from .poller import SqsPoller
-from .providers import ProviderWiring
-from .resources import LocalResources
-from .runtime import LocalFunction, load_handler
-from .template import DEFAULT_REGION, LOCAL_STACK_NAME, TEMPLATE, load_model, referenced_id
+from local.aws.embedded import EmbeddedAws
+from local.aws.intrinsics import as_text
+from local.aws.resources import LocalResources
+from local.aws.template import DEFAULT_REGION, LOCAL_STACK_NAME, TEMPLATE, load_model, referenced_id
+from local.providers import ProviderWiring
+from local.runtime.functions import LocalFunction, load_handler
+from local.runtime.gateway import ApiAnswer, LocalHttpApi
+from local.runtime.http_api import Body, QueryValues
+from local.runtime.http_server import LocalHttpServer
+from local.runtime.poller import SqsPoller
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # No X-Ray daemon runs locally.

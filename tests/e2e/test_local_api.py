@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
-from local.http_api import api_gateway_event
-from local.routes import HttpRoute, match_path, select_route
+from local.runtime.http_api import api_gateway_event
+from local.runtime.routes import HttpRoute, match_path, select_route
 from local.stack import LocalStack, wait_for
 from tests.conftest import ROOT
 from tests.sandboxes.iimmpact import IimmpactSandbox

@@ -20,7 +20,7 @@ from typing import IO, Any
 import pytest
 import requests
 
-from local.real_providers import ProviderConfigError, add_arguments, real_providers
+from local.serve.real_providers import ProviderConfigError, add_arguments, real_providers
 from local.stack import wait_for
 from tests.conftest import ROOT
 from tests.sandboxes.iimmpact import IimmpactSandbox
@@ -137,7 +137,7 @@ def _drain(lines: queue.Queue[str]) -> list[str]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads processes from /proc")
 def test_the_embedded_aws_does_not_outlive_a_killed_parent() -> None:
-    script = "import time\nfrom local.aws import EmbeddedAws\naws = EmbeddedAws()\naws.start()\n"
+    script = "import time\nfrom local.aws.embedded import EmbeddedAws\naws = EmbeddedAws()\naws.start()\n"
     script += "print(aws.pid, flush=True)\ntime.sleep(60)\n"
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from local.aws.template import TEMPLATE, read_template
 from local.stack import LocalStack, wait_for
-from local.template import TEMPLATE, read_template
 from tests.e2e.helpers import IIMMPACT_QUEUE, REPAY_QUEUE, dead_letters, messages_left
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]

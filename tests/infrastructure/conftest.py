@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.template import DEFAULT_REGION as REGION
-from local.template import TEMPLATE, default_parameters, pseudo_parameters, read_template, sam_transform
+from local.aws.template import DEFAULT_REGION as REGION
+from local.aws.template import TEMPLATE, default_parameters, pseudo_parameters, read_template, sam_transform
 
 ROOT = Path(__file__).resolve().parents[2]
 

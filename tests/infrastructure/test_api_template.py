@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from local import api_samples
-from local.routes import IAM, http_routes
+from local.runtime.routes import IAM, http_routes
 from tests.infrastructure.cfn import (
     EVIDENCE_OBJECTS,
     arn_of,

@@ -11,8 +11,8 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from local.intrinsics import Scope, resolve
-from local.template import pseudo_parameters
+from local.aws.intrinsics import Scope, resolve
+from local.aws.template import pseudo_parameters
 from tests.infrastructure.cfn import (
     EVIDENCE_OBJECTS,
     arn_of,

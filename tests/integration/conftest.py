@@ -123,7 +123,7 @@ class ApiClient:
         path_parameters: dict[str, str] | None = None,
         raw_body: str | None = None,
     ) -> ApiAnswer:
-        from local.http_api import api_gateway_event
+        from local.runtime.http_api import api_gateway_event
 
         event = api_gateway_event(
             method,

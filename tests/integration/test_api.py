@@ -177,7 +177,7 @@ def test_json_is_taken_whatever_the_case_of_its_type(aws, api, content_type):
     "raw", [b"\xff", '{"provider":"iimmpact","trxid":"T-\xe9"}'.encode("latin-1")], ids=["0xff", "latin-1-json"]
 )
 def test_a_body_that_is_not_utf8_is_400(aws, api, raw):
-    from local.http_api import api_gateway_event
+    from local.runtime.http_api import api_gateway_event
 
     event = api_gateway_event("POST", "/disputes", "/disputes", body=raw, headers={"content-type": "application/json"})
     assert event["isBase64Encoded"]  # how API Gateway passes bytes that are not UTF-8
@@ -197,7 +197,7 @@ def test_another_method_on_a_known_path_is_405_with_allow(aws, api, method, path
 
 
 def test_an_error_names_the_request_by_the_id_its_log_lines_carry(aws, api, monkeypatch, log_output):
-    from local.http_api import api_gateway_event
+    from local.runtime.http_api import api_gateway_event
 
     unknown_page = api_gateway_event("GET", "/disputes", "/disputes", query={"reference": "T-1", "next_token": "x"})
     assert api.send(unknown_page).body == {

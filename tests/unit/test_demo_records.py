@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local.demo_cases import records_by_reference
+from local.demo.cases import records_by_reference
 
 
 def test_a_record_caught_half_made_counts_as_not_there_yet() -> None:
@@ -22,7 +22,7 @@ def test_a_record_caught_half_made_counts_as_not_there_yet() -> None:
 
 def test_the_demo_hides_addresses_with_the_mask_the_api_and_logs_use() -> None:
     from dispute_gateway.redaction import REDACTED
-    from local.demo_report import masked
+    from local.demo.report import masked
 
     assert masked("contact support@iimmpact.com") == f"contact {REDACTED}"
 

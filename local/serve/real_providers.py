@@ -25,8 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dispute_gateway.signing import InvalidSigningKey, decode_signing_key
-
-from .providers import ProviderWiring
+from local.providers import ProviderWiring
 
 
 class ProviderConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""API Gateway's HTTP API in front of the local functions (`local.http_server` puts it on a port).
+"""API Gateway's HTTP API in front of the local functions (`local.runtime.http_server` puts it on a port).
 
 `LocalHttpApi.call` is what API Gateway does between a signed request and the caller's answer:
 it picks the route as API Gateway does, builds the payload 2.0 event, invokes the route's
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-from .http_api import Body, QueryValues, api_gateway_event, grouped, new_request_id, query_pairs
-from .routes import HttpRoute, select_route
-from .template import DEFAULT_REGION, LOCAL_ACCOUNT
+from local.aws.template import DEFAULT_REGION, LOCAL_ACCOUNT
+from local.runtime.http_api import Body, QueryValues, api_gateway_event, grouped, new_request_id, query_pairs
+from local.runtime.routes import HttpRoute, select_route
 
 _log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The demo's disputes filed without the HTTP API: messages on the queues, evidence uploaded to S3,
 and one poison message that can only end in its dead-letter queue.
 
-Every case of the demo (these and `local.demo_api`'s) is filed, then polled until `settled`,
+Every case of the demo (these and `local.demo.api_cases`'s) is filed, then polled until `settled`,
 then shown as a table `row` and a `detail` (its record, or what the dead-letter queue holds).
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from boto3.dynamodb.types import TypeDeserializer
 
 from local import samples
-from local.demo_report import Row, row_from_record
+from local.demo.report import Row, row_from_record
 from local.stack import LocalStack
 
 IIMMPACT_QUEUE = "IimmpactQueue"

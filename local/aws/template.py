@@ -20,11 +20,11 @@ from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from .buckets import BucketSpec, bucket_spec
-from .intrinsics import Scope, referenced_id, resolve
-from .routes import HttpRoute, http_routes
+from local.aws.buckets import BucketSpec, bucket_spec
+from local.aws.intrinsics import Scope, referenced_id, resolve
+from local.runtime.routes import HttpRoute, http_routes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 DEFAULT_REGION = "ap-southeast-1"
 # moto's default account, so ARNs built here match the ones the embedded AWS returns.

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .runtime import LocalFunction, failed_message_ids, sqs_event, sqs_lambda_record
-from .template import SqsEventSource
+from local.aws.template import SqsEventSource
+from local.runtime.functions import LocalFunction, failed_message_ids, sqs_event, sqs_lambda_record
 
 log = logging.getLogger(__name__)
 

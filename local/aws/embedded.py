@@ -2,7 +2,7 @@
 
 Its own process is the default: the functions then share no interpreter (nor its GIL) with
 the emulated services, as on AWS, and timings are not skewed by moto's own work. The child
-never outlives this process, however it ends (see `local/moto_child.py`).
+never outlives this process, however it ends (see `local/aws/moto_child.py`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class EmbeddedAws:
 
     def start(self) -> str:
         if self._separate_process:
-            # Its stdin is a pipe held by this process only: see local/moto_child.py.
+            # Its stdin is a pipe held by this process only: see local/aws/moto_child.py.
             self._process = subprocess.Popen(
                 [sys.executable, str(_CHILD)],
                 stdin=subprocess.PIPE,

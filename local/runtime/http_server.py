@@ -26,8 +26,8 @@ from typing import Any
 
 import requests
 
-from .gateway import ApiAnswer, LocalHttpApi, RawAnswer, gateway_error
-from .http_api import Body, QueryValues, new_request_id
+from local.runtime.gateway import ApiAnswer, LocalHttpApi, RawAnswer, gateway_error
+from local.runtime.http_api import Body, QueryValues, new_request_id
 
 DEFAULT_PORT = 3000  # sam local start-api's port, so tools made for it find this one
 LOOPBACK = "127.0.0.1"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .intrinsics import referenced_id
+from local.aws.intrinsics import referenced_id
 
 # The filter rule names S3 knows; it accepts them in any case, moto only in lower case.
 _FILTER_RULES = ("prefix", "suffix")

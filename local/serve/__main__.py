@@ -9,13 +9,13 @@ It runs what `make demo` runs (moto's server as AWS, the template's resources, t
 fed by their queues' pollers and the bucket's notifications), plus the HTTP API on
 http://127.0.0.1:PORT (0: any free port), and prints the URLs, names and copy-paste commands
 to use them. Each provider is its sandbox unless a real base URL and credentials are given
-(see `local.real_providers` for the flags and the IIMMPACT_* / REPAY_* variables); a real
+(see `local.serve.real_providers` for the flags and the IIMMPACT_* / REPAY_* variables); a real
 provider gets every dispute filed, so say so loudly.
 
 The functions' log lines (JSON, as on Lambda) go to a file (`--log-file`, default
 $TMPDIR/dispute-gateway-serve.log) or, with `--logs`, to this terminal. Ctrl-C or SIGTERM
 stops the pollers, the HTTP server, the sandboxes and moto's process, and exits 0; moto's
-process also ends by itself if this one is killed (see `local/moto_child.py`).
+process also ends by itself if this one is killed (see `local/aws/moto_child.py`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from types import FrameType
 from typing import TextIO
 
 from local import samples
-from local.http_server import DEFAULT_PORT
 from local.providers import ProviderWiring, iimmpact, repay
-from local.real_providers import PROVIDERS, ProviderConfigError, add_arguments, real_providers
-from local.serve_banner import Banner
+from local.runtime.http_server import DEFAULT_PORT
+from local.serve.banner import Banner
+from local.serve.real_providers import PROVIDERS, ProviderConfigError, add_arguments, real_providers
 from local.stack import LocalStack
 from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox

@@ -7,9 +7,9 @@ import json
 import uuid
 from typing import Any, Protocol
 
-from .buckets import BucketSpec, QueueNotification
-from .intrinsics import as_text, is_resolved, resolve
-from .template import QueueSpec, StackModel
+from local.aws.buckets import BucketSpec, QueueNotification
+from local.aws.intrinsics import as_text, is_resolved, resolve
+from local.aws.template import QueueSpec, StackModel
 
 # S3 refuses a LocationConstraint naming its default region.
 _S3_DEFAULT_REGION = "us-east-1"

@@ -16,9 +16,9 @@ from typing import Any
 import requests
 
 from local import samples
-from local.demo_cases import SETTLED, Case, Records
-from local.demo_report import Row, row_from_record
-from local.http_server import HttpApiClient
+from local.demo.cases import SETTLED, Case, Records
+from local.demo.report import Row, row_from_record
+from local.runtime.http_server import HttpApiClient
 from local.stack import LocalStack
 
 _UPLOAD_TIMEOUT_SECONDS = 30

@@ -1,6 +1,6 @@
 """moto's server as a child of the local stack, which it never outlives.
 
-    python local/moto_child.py        # prints its port, then serves until stdin closes
+    python local/aws/moto_child.py        # prints its port, then serves until stdin closes
 
 Run as a script (not `-m`), so it needs no particular working directory. It binds port 0
 and prints the port it got, so no other process can take the port between a choice and the

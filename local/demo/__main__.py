@@ -2,7 +2,7 @@
 
 Routes: the HTTP API on a loopback port (an IIMMPACT dispute; a Repay one whose evidence goes
 up through presigned S3 POSTs), each provider's queue, and an S3 upload whose dispute.json
-files a Repay dispute (see `local.demo_api` and `local.demo_cases`). Plus a dispute IIMMPACT
+files a Repay dispute (see `local.demo.api_cases` and `local.demo.cases`). Plus a dispute IIMMPACT
 refuses and a poison message, which must end in the IIMMPACT dead-letter queue.
 
 Exits 0 when every dispute ends as expected, 1 otherwise. The functions' own log lines (JSON,
@@ -20,9 +20,9 @@ import warnings
 from pathlib import Path
 from typing import TextIO
 
-from local.demo_api import api_cases
-from local.demo_cases import Case, Records, queued_cases, stored_records
-from local.demo_report import print_record, print_table
+from local.demo.api_cases import api_cases
+from local.demo.cases import Case, Records, queued_cases, stored_records
+from local.demo.report import print_record, print_table
 from local.providers import iimmpact, repay
 from local.stack import LocalStack, wait_for
 from tests.sandboxes.iimmpact import IimmpactSandbox

@@ -3,7 +3,7 @@
 Built as API Gateway builds it: header names lower-cased, repeated headers and query
 parameters joined with commas, cookies moved out of the headers, optional keys left out when
 empty, and, on an IAM-authorized route, the signing identity in requestContext.authorizer.iam.
-Used by the local API (`local.gateway`) and to write the sample events (`local.api_samples`).
+Used by the local API (`local.runtime.gateway`) and to write the sample events (`local.api_samples`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .routes import IAM, match_path
-from .template import DEFAULT_REGION, LOCAL_ACCOUNT
+from local.aws.template import DEFAULT_REGION, LOCAL_ACCOUNT
+from local.runtime.routes import IAM, match_path
 
 QueryValues = Mapping[str, str | Sequence[str]]
 Body = str | bytes | Mapping[str, Any] | list[Any] | None
