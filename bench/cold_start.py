@@ -20,12 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOORS = {
-    "api": "import boto3; [boto3.client(s) for s in ('dynamodb', 'sqs', 's3')]",
-    "iimmpact_report": "import boto3, requests; [boto3.client(s) for s in ('dynamodb', 'sqs', 'secretsmanager')]",
-    "repay_dispute": "import boto3, requests; [boto3.client(s) for s in ('dynamodb', 'sqs', 'secretsmanager', 's3')]",
-}
-TARGETS = {"api": 1.3, "iimmpact_report": 1.5, "repay_dispute": 1.5}
+sys.path.insert(0, str(ROOT))  # the local stack's template reader, from a checkout
+API = "api"
+API_FLOOR = "import boto3; [boto3.client(s) for s in ('dynamodb', 'sqs', 's3')]"
+API_TARGET, WORKER_TARGET = 1.3, 1.5
 ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "ap-southeast-1",
     "AWS_REGION": "ap-southeast-1",
@@ -38,12 +36,32 @@ ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "DisputeGateway",
     "DISPUTES_TABLE": "disputes",
     "EVIDENCE_BUCKET": "evidence",
-    "IIMMPACT_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/iimmpact",
-    "REPAY_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/repay",
-    "IIMMPACT_SECRET_ID": "iimmpact",
-    "REPAY_SECRET_ID": "repay",
+    "PROVIDER_QUEUE_URL_PREFIX": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/bench-",
     "DEAD_LETTER_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/dlq",
 }
+
+
+def functions() -> dict[str, tuple[str, float]]:
+    """Each function folder -> (its floor's code, its target): the API, then every provider's worker,
+    found in the template as the function that reads the provider's secret."""
+    from dispute_gateway.providers import registry
+    from local.aws.template import TEMPLATE, load_model
+
+    found = {API: (API_FLOOR, API_TARGET)}
+    model = load_model(TEMPLATE)
+    for spec in registry().values():
+        for function in model.functions.values():
+            if spec.secret_variable in function.environment:
+                clients = ("dynamodb", "sqs", "secretsmanager", *(("s3",) if spec.evidence else ()))
+                floor = f"import boto3, requests; [boto3.client(s) for s in {clients!r}]"
+                found[function.code_dir.name] = (floor, WORKER_TARGET)
+    return found
+
+
+def environment_of_providers() -> dict[str, str]:
+    from dispute_gateway.providers import registry
+
+    return {spec.secret_variable: spec.name for spec in registry().values()}
 
 
 def wall_time(code: str, environment: dict[str, str]) -> float:
@@ -59,19 +77,20 @@ def handler_code(function: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--importtime", choices=sorted(FLOORS), help="print -X importtime's top entries instead")
+    parser.add_argument("--importtime", metavar="FUNCTION", help="print -X importtime's top entries instead")
     arguments = parser.parse_args()
-    environment = {**{k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME"))}, **ENVIRONMENT}
+    inherited = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME"))}
+    environment = {**inherited, **ENVIRONMENT, **environment_of_providers()}
     if arguments.importtime:
         return importtime(arguments.importtime, environment)
-    for function, floor_code in FLOORS.items():
+    for function, (floor_code, target) in functions().items():
         handler, floor = [], []
         wall_time(handler_code(function), environment)  # warm the OS file cache, as a provisioned image is
         for _ in range(arguments.runs):
             handler.append(wall_time(handler_code(function), environment))
             floor.append(wall_time(floor_code, environment))
         ratio = statistics.median(handler) / statistics.median(floor)
-        verdict = "ok" if ratio <= TARGETS[function] else f"over the {TARGETS[function]}x target"
+        verdict = "ok" if ratio <= target else f"over the {target}x target"
         print(
             f"{function:>16}: handler {statistics.median(handler) * 1000:.0f} ms, "
             f"floor {statistics.median(floor) * 1000:.0f} ms -> {ratio:.2f}x ({verdict})"

@@ -24,7 +24,7 @@ from typing import Any
 # Run as a script (`python bench/iimmpact_batch.py`): the repository root holds `local` and `tests`.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local.providers import iimmpact
+from local.providers import wiring
 from local.runtime.functions import sqs_event, sqs_lambda_record
 from local.stack import LocalStack
 from tests.sandboxes.iimmpact import IimmpactSandbox
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(repeat: int, latency: float) -> tuple[list[float], list[float]]:
     """Wall times of the handler for one event of 1 message and one of BATCH messages, `repeat` times each."""
-    with IimmpactSandbox(latency=latency) as sandbox, LocalStack(providers=[iimmpact(sandbox)], poll=False) as stack:
+    with IimmpactSandbox(latency=latency) as sandbox, LocalStack(providers=[wiring(sandbox)], poll=False) as stack:
         queue_arn = stack.arn(QUEUE)
         # The first invocation reads the secret and opens connections: a cold start, not what is measured.
         _invoke(stack, queue_arn, 1)

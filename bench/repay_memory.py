@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +33,12 @@ LIMITS = {"EVIDENCE_MAX_FILE_BYTES": str(128 * MiB), "EVIDENCE_MAX_TOTAL_BYTES":
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         return child(json.loads(sys.argv[2]))
-    from local.providers import repay
+    from local.providers import ProviderWiring
     from local.stack import LocalStack
 
     sandbox, base_url = start_sandbox()
     try:
-        wiring = repay(SimpleNamespace(base_url=base_url, api_key="repay_sandbox_key"))
+        wiring = ProviderWiring.of("repay", base_url, {"api_key": "repay_sandbox_key"})
         with LocalStack(providers=[wiring], poll=False) as stack:
             environment = {**os.environ, **stack.function_environments[FUNCTION], **LIMITS}
             bucket = stack.ref("EvidenceBucket")

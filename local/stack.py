@@ -7,8 +7,8 @@ mapping. Provider sandboxes stand in for the providers (see `local.providers`). 
 routes are answered in-process by `call_api`, as API Gateway would (see `local.runtime.gateway`), and,
 given an `http_port`, over HTTP at `stack.api_url` (see `local.runtime.http_server`).
 
-    with LocalStack(providers=[iimmpact(sandbox)]) as stack:
-        stack.send_message("IimmpactQueue", '{"trxid": "T-1"}')
+    with LocalStack(providers=[wiring(sandbox)]) as stack:
+        stack.send_message(stack.provider_queue(name), json.dumps(body))
         status, headers, body = stack.call_api("GET", "/disputes", query={"reference": "T-1"})
 
 The functions share this process: see `local.runtime.functions` for what that limits.
@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 import requests
 
+from dispute_gateway.providers import provider_spec
 from local.aws.embedded import EmbeddedAws
 from local.aws.intrinsics import as_text
 from local.aws.resources import LocalResources
@@ -167,6 +168,21 @@ class LocalStack:
             raise KeyError(f"{logical_id} has no ARN in the local stack")
         return value
 
+    def provider_queue(self, provider: str) -> str:
+        """Logical id of the queue the provider's worker consumes (the function reading its secret)."""
+        variable = provider_spec(provider).secret_variable
+        queues = [
+            source.queue
+            for spec in self.model.functions.values()
+            if variable in spec.environment
+            for source in spec.event_sources
+        ]
+        if len(queues) != 1:
+            raise LookupError(
+                f"{provider}: expected one queue consumed by a function reading {variable}, found {queues}"
+            )
+        return queues[0]
+
     def send_message(self, queue: str, body: str, **parameters: Any) -> str:
         """Put `body` on the queue with logical id `queue`; the message id."""
         response = self.client("sqs").send_message(QueueUrl=self.ref(queue), MessageBody=body, **parameters)
@@ -228,9 +244,9 @@ class LocalStack:
         return environments
 
     def _wire(self, wiring: ProviderWiring, environments: dict[str, dict[str, str]]) -> None:
-        wired = [lid for lid, spec in self.model.functions.items() if wiring.base_url_variable in spec.environment]
+        wired = [lid for lid, spec in self.model.functions.items() if wiring.secret_variable in spec.environment]
         if not wired:
-            raise ValueError(f"no function of the template declares {wiring.base_url_variable}")
+            raise ValueError(f"no function of the template declares {wiring.secret_variable}")
         for logical_id in wired:
             environments[logical_id][wiring.base_url_variable] = wiring.base_url
             secret = referenced_id(self.model.functions[logical_id].environment.get(wiring.secret_variable))

@@ -19,8 +19,7 @@ PLACEHOLDER_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "ap-southeast-1",
     "DISPUTES_TABLE": "disputes",
     "EVIDENCE_BUCKET": "evidence",
-    "IIMMPACT_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/iimmpact",
-    "REPAY_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/repay",
+    "PROVIDER_QUEUE_URL_PREFIX": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/dispute-gateway-",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 

@@ -78,14 +78,22 @@ def log_output() -> Iterator[io.StringIO]:
 
 @dataclass
 class AwsResources:
+    """The table, the evidence bucket, and for every registered provider a queue, a dead-letter
+    queue and a secret, by provider name."""
+
     table: str
-    iimmpact_queue_url: str
-    iimmpact_dlq_url: str
-    iimmpact_secret_id: str
     evidence_bucket: str
-    repay_queue_url: str
-    repay_dlq_url: str
-    repay_secret_id: str
+    queue_urls: dict[str, str]
+    dead_letter_queue_urls: dict[str, str]
+    secret_ids: dict[str, str]
+
+    # The providers' own tests name their resources.
+    iimmpact_queue_url = property(lambda self: self.queue_urls["iimmpact"])
+    iimmpact_dlq_url = property(lambda self: self.dead_letter_queue_urls["iimmpact"])
+    iimmpact_secret_id = property(lambda self: self.secret_ids["iimmpact"])
+    repay_queue_url = property(lambda self: self.queue_urls["repay"])
+    repay_dlq_url = property(lambda self: self.dead_letter_queue_urls["repay"])
+    repay_secret_id = property(lambda self: self.secret_ids["repay"])
 
     def put_evidence(self, key: str, data: bytes, content_type: str | None = None) -> str:
         extra = {"ContentType": content_type} if content_type else {}
@@ -142,16 +150,18 @@ def aws() -> Iterator[AwsResources]:
                 }
             ],
         )
-        sqs = boto3.client("sqs")
-        dlq = sqs.create_queue(QueueName="iimmpact-dlq")["QueueUrl"]
-        queue = sqs.create_queue(QueueName="iimmpact")["QueueUrl"]
-        secrets = boto3.client("secretsmanager")
-        secret = secrets.create_secret(Name="iimmpact", SecretString="{}")["ARN"]
+        from dispute_gateway.providers import provider_names
+
+        sqs, secrets = boto3.client("sqs"), boto3.client("secretsmanager")
         boto3.client("s3").create_bucket(Bucket="evidence", CreateBucketConfiguration={"LocationConstraint": REGION})
-        repay_dlq = sqs.create_queue(QueueName="repay-dlq")["QueueUrl"]
-        repay_queue = sqs.create_queue(QueueName="repay")["QueueUrl"]
-        repay_secret = secrets.create_secret(Name="repay", SecretString="{}")["ARN"]
-        yield AwsResources("disputes", queue, dlq, secret, "evidence", repay_queue, repay_dlq, repay_secret)
+        names = provider_names()
+        yield AwsResources(
+            table="disputes",
+            evidence_bucket="evidence",
+            queue_urls={name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in names},
+            dead_letter_queue_urls={name: sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"] for name in names},
+            secret_ids={name: secrets.create_secret(Name=name, SecretString="{}")["ARN"] for name in names},
+        )
 
 
 def put_secret(secret_id: str, value: dict[str, Any]) -> None:

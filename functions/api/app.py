@@ -30,7 +30,7 @@ from dispute_gateway.api_models import (
 )
 from dispute_gateway.config import ApiSettings, load_settings
 from dispute_gateway.disputes import DisputeService, QueueUnavailable, UploadService
-from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, Provider
+from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName
 from dispute_gateway.observability import invocation_logging, logger, metrics
 from dispute_gateway.store import IdempotencyConflict, StoreError
 
@@ -94,7 +94,7 @@ def get_dispute(dispute_id: Annotated[str, Path(pattern=DISPUTE_ID_PATTERN)]) ->
 )
 def list_disputes(
     reference: Annotated[str, Query(min_length=1, max_length=256)],
-    provider: Annotated[Provider | None, Query()] = None,
+    provider: Annotated[ProviderName | None, Query()] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[Any]:
     page = disputes.by_reference(reference, provider, next_token)

@@ -4,13 +4,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dispute_gateway.config import IimmpactWorkerSettings, load_settings
 from dispute_gateway.observability import invocation_logging, metrics
 from dispute_gateway.pipeline import DisputeWorker
-from dispute_gateway.providers.iimmpact import IimmpactProvider
+from dispute_gateway.providers.iimmpact import SPEC
 
-settings = load_settings(IimmpactWorkerSettings)
-worker = DisputeWorker.for_provider(IimmpactProvider.from_settings(settings), settings)
+worker = DisputeWorker.for_provider(SPEC)
 
 
 @invocation_logging()

@@ -4,13 +4,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dispute_gateway.config import RepayWorkerSettings, load_settings
 from dispute_gateway.observability import invocation_logging, metrics
 from dispute_gateway.pipeline import DisputeWorker
-from dispute_gateway.providers.repay import RepayProvider
+from dispute_gateway.providers.repay import SPEC
 
-settings = load_settings(RepayWorkerSettings)
-worker = DisputeWorker.for_provider(RepayProvider.from_settings(settings), settings)
+worker = DisputeWorker.for_provider(SPEC)
 
 
 @invocation_logging()

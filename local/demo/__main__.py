@@ -18,15 +18,14 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from dispute_gateway.providers import provider_spec
 from local.demo.api_cases import api_cases
 from local.demo.cases import Case, Records, queued_cases, stored_records
 from local.demo.report import print_record, print_table
-from local.providers import iimmpact, repay
+from local.providers import start_sandboxes, wiring
 from local.stack import LocalStack, wait_for
-from tests.sandboxes.iimmpact import IimmpactSandbox
-from tests.sandboxes.repay import RepaySandbox
 
 WAIT_SECONDS = 60
 
@@ -53,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 def run(out: TextIO) -> bool:
     started = time.monotonic()
     cases = [*api_cases(), *queued_cases()]
-    with (
-        IimmpactSandbox() as iimmpact_sandbox,
-        RepaySandbox() as repay_sandbox,
-        LocalStack(providers=[iimmpact(iimmpact_sandbox), repay(repay_sandbox)], http_port=0) as stack,
-    ):
-        _print_wiring(stack, iimmpact_sandbox.base_url, repay_sandbox.base_url, out)
+    with contextlib.ExitStack() as resources:
+        sandboxes = start_sandboxes(resources)
+        stack = resources.enter_context(
+            LocalStack(providers=[wiring(sandbox) for sandbox in sandboxes.values()], http_port=0)
+        )
+        _print_wiring(stack, sandboxes, out)
         for case in cases:
             case.file(stack)
         print(f"\nfiled {len(cases)} cases; waiting for each to end...", file=out, flush=True)
@@ -80,13 +79,9 @@ def _all_settled(stack: LocalStack, cases: list[Case]) -> Records | None:
     return records if all(case.settled(stack, records) for case in cases) else None
 
 
-def _print_wiring(stack: LocalStack, iimmpact_url: str, repay_url: str, out: TextIO) -> None:
-    rows = [
-        ("embedded AWS (moto)", stack.endpoint_url),
-        ("HTTP API", stack.api_url),
-        ("IIMMPACT sandbox", iimmpact_url),
-        ("Repay sandbox", repay_url),
-    ]
+def _print_wiring(stack: LocalStack, sandboxes: dict[str, Any], out: TextIO) -> None:
+    rows = [("embedded AWS (moto)", stack.endpoint_url), ("HTTP API", stack.api_url)]
+    rows += [(f"{provider_spec(name).title} sandbox", sandbox.base_url) for name, sandbox in sandboxes.items()]
     for poller in stack.pollers:
         source = poller.source
         rows.append(

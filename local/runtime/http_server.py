@@ -2,7 +2,7 @@
 
     server = LocalHttpServer(stack.http_api, port=3000)
     server.start()                       # http://127.0.0.1:3000
-    curl -X POST http://127.0.0.1:3000/disputes -d '{"provider": "iimmpact", "trxid": "T-1"}'
+    curl -X POST http://127.0.0.1:3000/disputes -H 'content-type: application/json' -d '{"provider": ...}'
 
 What API Gateway does between the socket and the function is `LocalHttpApi.respond` (route
 choice, event, proxy answer); this module only moves bytes. Not emulated: IAM (SigV4)

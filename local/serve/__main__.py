@@ -2,15 +2,14 @@
 
     python -m local.serve [--port 3000] [--visibility-timeout SECONDS] [--batching-window SECONDS]
                           [--logs | --log-file PATH]
-                          [--iimmpact-url URL --iimmpact-secret-file FILE]
-                          [--repay-url URL --repay-secret-file FILE]
+                          [--<provider>-url URL --<provider>-secret-file FILE]...
 
 It runs what `make demo` runs (moto's server as AWS, the template's resources, the functions
 fed by their queues' pollers and the bucket's notifications), plus the HTTP API on
 http://127.0.0.1:PORT (0: any free port), and prints the URLs, names and copy-paste commands
 to use them. Each provider is its sandbox unless a real base URL and credentials are given
-(see `local.serve.real_providers` for the flags and the IIMMPACT_* / REPAY_* variables); a real
-provider gets every dispute filed, so say so loudly.
+(see `local.serve.real_providers` for the flags and variables, named after each provider); a
+real provider gets every dispute filed, so say so loudly.
 
 The functions' log lines (JSON, as on Lambda) go to a file (`--log-file`, default
 $TMPDIR/dispute-gateway-serve.log) or, with `--logs`, to this terminal. Ctrl-C or SIGTERM
@@ -23,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import os
 import signal
 import sys
@@ -33,14 +33,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from dispute_gateway.providers import provider_spec, registry
 from local import samples
-from local.providers import ProviderWiring, iimmpact, repay
+from local.providers import ProviderWiring, sandbox_plugs, start_sandboxes, wiring
 from local.runtime.http_server import DEFAULT_PORT
-from local.serve.banner import Banner
-from local.serve.real_providers import PROVIDERS, ProviderConfigError, add_arguments, real_providers
+from local.serve.banner import RECEIPT, Banner
+from local.serve.real_providers import ProviderConfigError, add_arguments, real_providers
 from local.stack import LocalStack
-from tests.sandboxes.iimmpact import IimmpactSandbox
-from tests.sandboxes.repay import RepaySandbox
 
 DEFAULT_LOG = Path(tempfile.gettempdir()) / "dispute-gateway-serve.log"
 
@@ -77,19 +76,18 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
             # Lambda's stdout is its log: the functions' loggers bind to it when they are imported.
             resources.enter_context(contextlib.redirect_stdout(resources.enter_context(log_file.open("w"))))
         files = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="dispute-gateway-")))
-        (files / "receipt.pdf").write_bytes(samples.pdf("Receipt for deal D-1: 1000 paid"))
-        (files / "dispute.json").write_text('{"new_amount": "1000"}\n', encoding="utf-8")
+        (files / RECEIPT).write_bytes(samples.pdf("A receipt: 1000 paid"))
+        for name, spec in registry().items():
+            plug = sandbox_plugs().get(name)
+            if spec.evidence is not None and plug is not None and plug.example_manifest is not None:
+                (files / spec.evidence.manifest).write_text(json.dumps(plug.example_manifest) + "\n", encoding="utf-8")
         wirings, providers = list(real.values()), {}
-        for key, wiring in real.items():
-            providers[PROVIDERS[key].name] = f"REAL provider at {wiring.base_url}: every dispute filed goes to it"
-        if "iimmpact" not in real:
-            iimmpact_sandbox = resources.enter_context(IimmpactSandbox())
-            wirings.append(iimmpact(iimmpact_sandbox))
-            providers["IIMMPACT"] = f"sandbox at {iimmpact_sandbox.base_url} (REFUNDED-*: refused, INVALID-*: 400)"
-        if "repay" not in real:
-            repay_sandbox = resources.enter_context(RepaySandbox())
-            wirings.append(repay(repay_sandbox))
-            providers["Repay"] = f"sandbox at {repay_sandbox.base_url} (UNKNOWN-*: no such deal)"
+        for name, real_wiring in real.items():
+            where = f"REAL provider at {real_wiring.base_url}: every dispute filed goes to it"
+            providers[provider_spec(name).title] = where
+        for name, sandbox in start_sandboxes(resources, skip=set(real)).items():
+            wirings.append(wiring(sandbox))
+            providers[provider_spec(name).title] = f"sandbox at {sandbox.base_url} ({sandbox_plugs()[name].notes})"
         stack = LocalStack(
             providers=wirings,
             http_port=arguments.port,

@@ -1,30 +1,32 @@
 """What `local.serve` prints once the stack is up: where everything is, and commands to try it.
 
-Names come from the running stack, which read them from the template; only the logical ids
-of the resources a newcomer is pointed at (the table, the bucket, the two queues) are named
-here, as in the demo.
+Names come from the running stack, which read them from the template; each provider's lines
+from its spec and its sandbox's `SANDBOX` (a queue body it accepts, a manifest if it takes
+evidence), so a provider added later shows up here by itself.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dispute_gateway.providers import registry
+from local.providers import sandbox_plugs
 from local.stack import FAKE_CREDENTIALS, LocalStack
 
 TABLE = "DisputesTable"
 BUCKET = "EvidenceBucket"
-IIMMPACT_QUEUE = "IimmpactQueue"
-REPAY_QUEUE = "RepayQueue"
+RECEIPT = "receipt.pdf"
 
 
 @dataclass(frozen=True)
 class Banner:
     stack: LocalStack
-    providers: Mapping[str, str]  # provider name -> where it is
-    files: Path  # folder of the sample receipt.pdf and dispute.json
+    providers: Mapping[str, str]  # provider title -> where it is
+    files: Path  # folder of the sample receipt.pdf and each evidence provider's manifest
     log_file: Path | None  # None: the function logs go to the terminal
 
     def render(self) -> str:
@@ -66,41 +68,48 @@ class Banner:
     def _examples(self) -> list[str]:
         stack = self.stack
         aws = f"aws --endpoint-url {stack.endpoint_url}"
-        bucket = stack.ref(BUCKET)
-        receipt, manifest = shlex.quote(str(self.files / "receipt.pdf")), shlex.quote(str(self.files / "dispute.json"))
         credentials = " ".join(f"{name}={value}" for name, value in FAKE_CREDENTIALS.items())
-        command = (
-            '{"deal_id": "D-2", "new_amount": "500", '
-            '"evidence": [{"key": "repay/D-2/cmd1/receipt.pdf", "content_type": "application/pdf"}]}'
-        )
-        return [
+        plugs = [(spec, sandbox_plugs()[name]) for name, spec in registry().items() if name in sandbox_plugs()]
+        first, first_plug = plugs[0]
+        reference = first.request.model_validate(first_plug.example).reference
+        body = json.dumps({"provider": first.name, **first_plug.example})
+        lines = [
             "Try it from another terminal:",
             "",
             f"  API={stack.api_url}",
             "  # file a dispute over the HTTP API, then read its record (use the dispute_id it answers)",
             "  curl -s -X POST $API/disputes -H 'content-type: application/json' -H 'Idempotency-Key: try-1' \\",
-            '       -d \'{"provider": "iimmpact", "trxid": "T-1001", "user_email": ["buyer@example.com"]}\'',
+            f"       -d {shlex.quote(body)}",
             "  curl -s $API/disputes/<dispute_id>",
-            '  curl -s "$API/disputes?reference=T-1001"',
+            f'  curl -s "$API/disputes?reference={reference}"',
             "",
             "  # the AWS CLI against the embedded AWS needs these (moto accepts any credentials):",
             f"  export {credentials} AWS_DEFAULT_REGION={stack.model.region}",
-            "  # a message on the IIMMPACT queue",
-            f"  {aws} sqs send-message --queue-url {stack.ref(IIMMPACT_QUEUE)} \\",
-            '       --message-body \'{"trxid": "T-1002"}\'',
-            "  # Repay by upload: evidence first, dispute.json last (its notification files the dispute)",
-            f"  {aws} s3 cp {receipt} s3://{bucket}/repay/D-1/case1/receipt.pdf --content-type application/pdf",
-            f"  {aws} s3 cp {manifest} s3://{bucket}/repay/D-1/case1/dispute.json --content-type application/json",
-            '  curl -s "$API/disputes?reference=D-1"',
-            "  # Repay by command: evidence first, then the message naming it",
-            f"  {aws} s3 cp {receipt} s3://{bucket}/repay/D-2/cmd1/receipt.pdf --content-type application/pdf",
-            f"  {aws} sqs send-message --queue-url {stack.ref(REPAY_QUEUE)} \\",
-            f"       --message-body '{command}'",
+        ]
+        bucket, receipt = stack.ref(BUCKET), shlex.quote(str(self.files / RECEIPT))
+        for spec, plug in plugs:
+            queue = stack.provider_queue(spec.name)
+            lines.append(
+                f"  # {spec.title} by a message on its queue" + (": evidence first" if plug.example_uploads else "")
+            )
+            for key in plug.example_uploads:
+                lines.append(f"  {aws} s3 cp {receipt} s3://{bucket}/{key} --content-type application/pdf")
+            lines.append(f"  {aws} sqs send-message --queue-url {stack.ref(queue)} \\")
+            lines.append(f"       --message-body {shlex.quote(json.dumps(plug.example))}")
+            if spec.evidence is not None and plug.example_manifest is not None:
+                upload_reference = spec.request.model_validate(plug.example).reference + "-upload"
+                folder = f"{spec.evidence.prefix}{upload_reference}/case1/"
+                manifest = shlex.quote(str(self.files / spec.evidence.manifest))
+                lines += [
+                    f"  # {spec.title} by upload: evidence first, {spec.evidence.manifest} last (it files the dispute)",
+                    f"  {aws} s3 cp {receipt} s3://{bucket}/{folder}{RECEIPT} --content-type application/pdf",
+                    f"  {aws} s3 cp {manifest} s3://{bucket}/{folder}{spec.evidence.manifest} "
+                    "--content-type application/json",
+                ]
+        dead_letters = stack.model.queues[stack.provider_queue(first.name)].dead_letter_queue
+        lines += [
             "  # what could not be filed at all waits in a dead-letter queue, with its reason",
-            f"  {aws} sqs receive-message --queue-url {self._dead_letter_queue(IIMMPACT_QUEUE)} "
+            f"  {aws} sqs receive-message --queue-url {stack.ref(dead_letters) if dead_letters else '(none)'} "
             "--message-attribute-names All",
         ]
-
-    def _dead_letter_queue(self, queue: str) -> str:
-        target = self.stack.model.queues[queue].dead_letter_queue
-        return self.stack.ref(target) if target is not None else "(none)"
+        return lines

@@ -2,12 +2,10 @@
 
 A provider is real when its base URL and its credentials are both given; a flag wins over
 its environment variable. The credentials take the shape of the provider's Secrets Manager
-value (CONTRACT section 2), in a JSON file or in variables:
+value (its credentials model), in a JSON file or one variable per field. Every name follows
+from the provider's spec, e.g. for a provider `acme` whose secret is {"token": "..."}:
 
-    IIMMPACT   --iimmpact-url URL  --iimmpact-secret-file FILE   {"api_key": "...", "hmac_secret": "<base64>"}
-               IIMMPACT_BASE_URL   IIMMPACT_API_KEY  IIMMPACT_HMAC_SECRET
-    Repay      --repay-url URL     --repay-secret-file FILE      {"api_key": "...", "origin"?: "<domain>"}
-               REPAY_BASE_URL      REPAY_API_KEY  [REPAY_ORIGIN]
+    --acme-url URL      --acme-secret-file FILE      ACME_BASE_URL  ACME_TOKEN
 
 Half a configuration (a URL without credentials, or the reverse) is refused rather than
 quietly falling back to a sandbox: a developer who meant the real provider must not believe
@@ -19,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import MutableMapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dispute_gateway.signing import InvalidSigningKey, decode_signing_key
+from pydantic import ValidationError
+
+from dispute_gateway.models import describe_validation_error
+from dispute_gateway.providers import ProviderSpec, registry
 from local.providers import ProviderWiring
 
 
@@ -32,105 +32,78 @@ class ProviderConfigError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class _Provider:
-    name: str  # as printed
-    flag: str  # --<flag>-url, --<flag>-secret-file
-    url_variable: str  # the function's variable, also the serve process's
-    secret_variable: str  # the function's variable naming the secret
-    credential_variables: dict[str, str]  # secret field -> serve process variable
-    required: tuple[str, ...]  # secret fields that must be given
-
-    @property
-    def variables(self) -> str:
-        """The credential variables, e.g. "REPAY_API_KEY [+ REPAY_ORIGIN]"."""
-        items = self.credential_variables.items()
-        required = " + ".join(name for field, name in items if field in self.required)
-        return required + "".join(f" [+ {name}]" for field, name in items if field not in self.required)
-
-    def check(self, secret: dict[str, str]) -> None:
-        missing = [name for name in self.required if not secret.get(name)]
-        if missing:
-            raise ProviderConfigError(f"{self.name}: the credentials lack {', '.join(missing)}")
-        if "hmac_secret" in secret:
-            try:
-                decode_signing_key(secret["hmac_secret"])
-            except InvalidSigningKey as error:
-                raise ProviderConfigError(f"{self.name}: {error}") from None
+def credential_variables(spec: ProviderSpec) -> dict[str, str]:
+    """Each field of the provider's secret value -> the variable `make serve` reads it from."""
+    return {field: f"{spec.variable_prefix}_{field.upper()}" for field in spec.credentials.model_fields}
 
 
-PROVIDERS = {
-    "iimmpact": _Provider(
-        name="IIMMPACT",
-        flag="iimmpact",
-        url_variable="IIMMPACT_BASE_URL",
-        secret_variable="IIMMPACT_SECRET_ID",
-        credential_variables={"api_key": "IIMMPACT_API_KEY", "hmac_secret": "IIMMPACT_HMAC_SECRET"},
-        required=("api_key", "hmac_secret"),
-    ),
-    "repay": _Provider(
-        name="Repay",
-        flag="repay",
-        url_variable="REPAY_BASE_URL",
-        secret_variable="REPAY_SECRET_ID",
-        credential_variables={"api_key": "REPAY_API_KEY", "origin": "REPAY_ORIGIN"},
-        required=("api_key",),
-    ),
-}
+def variables_help(spec: ProviderSpec) -> str:
+    """The credential variables, e.g. "ACME_API_KEY [+ ACME_ORIGIN]" (optional fields bracketed)."""
+    fields = spec.credentials.model_fields
+    items = credential_variables(spec).items()
+    required = " + ".join(name for field, name in items if fields[field].is_required())
+    return required + "".join(f" [+ {name}]" for field, name in items if not fields[field].is_required())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for provider in PROVIDERS.values():
-        group = parser.add_argument_group(f"real {provider.name} (default: its sandbox)")
+    for spec in registry().values():
+        group = parser.add_argument_group(f"real {spec.title} (default: its sandbox)")
         group.add_argument(
-            f"--{provider.flag}-url", metavar="URL", help=f"base URL of the real API (or {provider.url_variable})"
+            f"--{spec.name}-url", metavar="URL", help=f"base URL of the real API (or {spec.base_url_variable})"
         )
         group.add_argument(
-            f"--{provider.flag}-secret-file",
+            f"--{spec.name}-secret-file",
             metavar="FILE",
             type=Path,
-            help=f"JSON file of its Secrets Manager value (or {provider.variables})",
+            help=f"JSON file of its Secrets Manager value (or {variables_help(spec)})",
         )
 
 
 def real_providers(arguments: argparse.Namespace, environ: MutableMapping[str, str]) -> dict[str, ProviderWiring]:
-    """Wiring of each provider configured as real, by key of PROVIDERS.
+    """Wiring of each provider configured as real, by name.
 
     The credential variables are removed from `environ`: the functions share this process, and
     on AWS they get credentials only through Secrets Manager."""
     wirings: dict[str, ProviderWiring] = {}
-    for key, provider in PROVIDERS.items():
-        url = getattr(arguments, f"{provider.flag}_url") or environ.get(provider.url_variable)
-        secret_file: Path | None = getattr(arguments, f"{provider.flag}_secret_file")
-        variables = provider.credential_variables.items()
-        from_environment = {field: environ.pop(name) for field, name in variables if name in environ}
-        secret = _read_secret(provider, secret_file) if secret_file is not None else from_environment
+    for name, spec in registry().items():
+        url = getattr(arguments, f"{name}_url") or environ.get(spec.base_url_variable)
+        secret_file: Path | None = getattr(arguments, f"{name}_secret_file")
+        variables = credential_variables(spec).items()
+        from_environment = {field: environ.pop(variable) for field, variable in variables if variable in environ}
+        secret = _read_secret(spec, secret_file) if secret_file is not None else from_environment
         if not url and not secret:
             continue
         if not url:
-            raise ProviderConfigError(f"{provider.name}: credentials given but no base URL (--{provider.flag}-url)")
+            raise ProviderConfigError(f"{spec.title}: credentials given but no base URL (--{name}-url)")
         if not secret:
             raise ProviderConfigError(
-                f"{provider.name}: a base URL given but no credentials "
-                f"(--{provider.flag}-secret-file or {provider.variables})"
+                f"{spec.title}: a base URL given but no credentials (--{name}-secret-file or {variables_help(spec)})"
             )
-        provider.check(secret)
-        wirings[key] = ProviderWiring(provider.url_variable, _base_url(provider, url), provider.secret_variable, secret)
+        fields = spec.credentials.model_fields
+        missing = [field for field, info in fields.items() if info.is_required() and not secret.get(field)]
+        if missing:
+            raise ProviderConfigError(f"{spec.title}: the credentials lack {', '.join(missing)}")
+        try:
+            spec.credentials.model_validate(secret)
+        except ValidationError as error:
+            problems = describe_validation_error(error)
+            raise ProviderConfigError(f"{spec.title}: the credentials are not usable: {problems}") from None
+        wirings[name] = ProviderWiring.of(name, _base_url(spec, url), secret)
     return wirings
 
 
-def _read_secret(provider: _Provider, path: Path) -> dict[str, str]:
+def _read_secret(spec: ProviderSpec, path: Path) -> dict[str, str]:
     try:
         value: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ProviderConfigError(f"{provider.name}: cannot read {path}: {error}") from None
+        raise ProviderConfigError(f"{spec.title}: cannot read {path}: {error}") from None
     if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
-        raise ProviderConfigError(f"{provider.name}: {path} must hold a JSON object of strings")
-    return {name: item for name, item in value.items() if name in provider.credential_variables}
+        raise ProviderConfigError(f"{spec.title}: {path} must hold a JSON object of strings")
+    return {name: item for name, item in value.items() if name in spec.credentials.model_fields}
 
 
-def _base_url(provider: _Provider, url: str) -> str:
+def _base_url(spec: ProviderSpec, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ProviderConfigError(f"{provider.name}: {url!r} is not a base URL (http[s]://host[/path])")
+        raise ProviderConfigError(f"{spec.title}: {url!r} is not a base URL (http[s]://host[/path])")
     return url.rstrip("/")

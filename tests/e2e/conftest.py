@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.providers import ProviderWiring, iimmpact, repay
+from local.providers import ProviderWiring, wiring
 from local.stack import LocalStack
 from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
@@ -32,12 +32,12 @@ def repay_sandbox() -> Iterator[RepaySandbox]:
 
 @pytest.fixture
 def stack(sandbox: IimmpactSandbox) -> Iterator[LocalStack]:
-    with quick_stack([iimmpact(sandbox)]) as stack:
+    with quick_stack([wiring(sandbox)]) as stack:
         yield stack
 
 
 @pytest.fixture
 def served_stack(sandbox: IimmpactSandbox, repay_sandbox: RepaySandbox) -> Iterator[LocalStack]:
     """Both providers' sandboxes, and the HTTP API on a free loopback port (`stack.api_url`)."""
-    with quick_stack([iimmpact(sandbox), repay(repay_sandbox)], http_port=0) as stack:
+    with quick_stack([wiring(sandbox), wiring(repay_sandbox)], http_port=0) as stack:
         yield stack

@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from local import samples
-from local.providers import repay
+from local.providers import wiring
 from local.stack import LocalStack, wait_for
 from tests.conftest import ROOT
 from tests.e2e.helpers import (
@@ -98,7 +98,7 @@ def test_a_persisting_transient_failure_ends_failed_and_in_the_dead_letter_queue
 # -- Repay: evidence in S3 ---------------------------------------------------------------------------
 @pytest.fixture
 def repay_stack(repay_sandbox: RepaySandbox) -> Iterator[LocalStack]:
-    with LocalStack(providers=[repay(repay_sandbox)], batching_window_override=0) as stack:
+    with LocalStack(providers=[wiring(repay_sandbox)], batching_window_override=0) as stack:
         yield stack
 
 

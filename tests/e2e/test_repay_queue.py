@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local import samples
-from local.providers import repay
+from local.providers import wiring
 from local.stack import LocalStack, wait_for
 from tests.e2e.conftest import quick_stack
 from tests.e2e.helpers import REPAY_QUEUE, dead_letters, final_record, messages_left, records, upload
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 @pytest.fixture
 def repay_stack(repay_sandbox: RepaySandbox) -> Iterator[LocalStack]:
-    with quick_stack([repay(repay_sandbox)]) as stack:
+    with quick_stack([wiring(repay_sandbox)]) as stack:
         yield stack
 
 

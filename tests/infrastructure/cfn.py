@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,9 +35,25 @@ def event_source_mappings(resources: dict[str, Any], function: str) -> list[dict
 
 
 def role_statements(resources: dict[str, Any], function: str) -> Iterator[dict[str, Any]]:
-    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    """The statements of the function role's own policy, then of the policies attached to the role
+    (a provider's block lets the API send to its queue)."""
+    yield from policy_statements(resources, resources[function]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def policy_statements(resources: dict[str, Any], role: str) -> Iterator[dict[str, Any]]:
     for policy in resources[role]["Properties"].get("Policies", []):
         yield from as_list(policy["PolicyDocument"]["Statement"])
+    for policy in attached_policies(resources, role).values():
+        yield from as_list(policy["PolicyDocument"]["Statement"])
+
+
+def attached_policies(resources: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    """AWS::IAM::Policy resources attached to `role`, by logical id (their properties)."""
+    return {
+        name: policy["Properties"]
+        for name, policy in sorted(of_type(resources, "AWS::IAM::Policy").items())
+        if ref(role) in policy["Properties"].get("Roles", [])
+    }
 
 
 def granted(resources: dict[str, Any], function: str, action: str) -> list[Any]:
@@ -90,3 +107,69 @@ def scoped_data_statements(resources: dict[str, Any], function: str) -> int:
             written = json.dumps(resource if resource != EVIDENCE_OBJECTS else arn_of("EvidenceBucket"))
             assert "*" not in written, f"{actions} on wildcard resource {resource!r}"
     return checked
+
+
+def functions(resources: dict[str, Any]) -> list[str]:
+    """Logical ids of every function of the stack."""
+    return sorted(of_type(resources, "AWS::Lambda::Function"))
+
+
+def source_queues(resources: dict[str, Any]) -> list[str]:
+    """Logical ids of the queues a function consumes (an SQS event source mapping)."""
+    mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    arns = [m["Properties"]["EventSourceArn"] for m in mappings]
+    return sorted(arn["Fn::GetAtt"][0] for arn in arns if isinstance(arn, dict) and "Fn::GetAtt" in arn)
+
+
+def dead_letter_queues(resources: dict[str, Any]) -> list[str]:
+    """Logical ids of the queues some queue's redrive policy moves messages to."""
+    return sorted(
+        {
+            queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for queue in of_type(resources, "AWS::SQS::Queue").values()
+            if "RedrivePolicy" in queue["Properties"]
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ProviderBlock:
+    """A provider's resources, found in the template from its spec's variable names alone."""
+
+    name: str
+    function: str  # its worker, whose environment names the provider's secret
+    queue: str  # what the worker's event source polls
+    dead_letter_queue: str  # the queue's redrive target
+    secret: str
+    log_group: str
+    role: str
+
+
+def provider_blocks(resources: dict[str, Any]) -> list[ProviderBlock]:
+    """One block per registered provider (an AssertionError if the template lacks one)."""
+    from dispute_gateway.providers import registry
+
+    blocks = []
+    for spec in registry().values():
+        (function,) = [
+            name
+            for name, function in of_type(resources, "AWS::Lambda::Function").items()
+            if spec.secret_variable in function["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        (mapping,) = event_source_mappings(resources, function)
+        queue = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+        variables = environment(resources, function)
+        blocks.append(
+            ProviderBlock(
+                name=spec.name,
+                function=function,
+                queue=queue,
+                dead_letter_queue=resources[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][
+                    0
+                ],
+                secret=variables[spec.secret_variable]["Ref"],
+                log_group=log_group_id_of(resources, function),
+                role=role_of(resources, function),
+            )
+        )
+    return blocks

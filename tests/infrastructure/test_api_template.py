@@ -25,6 +25,7 @@ from tests.infrastructure.cfn import (
     event_source_mappings,
     granted,
     of_type,
+    provider_blocks,
     ref,
     role_statements,
     scoped_data_statements,
@@ -212,12 +213,30 @@ def test_evidence_limits_are_the_repay_workers(resources, name):
         ("dynamodb:PutItem", [arn_of("DisputesTable")]),
         ("dynamodb:UpdateItem", [arn_of("DisputesTable")]),
         ("dynamodb:Query", [REFERENCE_INDEX]),
-        ("sqs:SendMessage", [arn_of("IimmpactQueue"), arn_of("RepayQueue")]),
         ("s3:PutObject", [EVIDENCE_OBJECTS]),
     ],
 )
 def test_role_grants_exactly_what_the_api_needs(resources, action, resources_granted):
     assert granted(resources, FUNCTION, action) == resources_granted
+
+
+def test_role_may_queue_disputes_to_every_providers_queue_and_no_other(resources):
+    queues = sorted(block.queue for block in provider_blocks(resources))
+    assert granted(resources, FUNCTION, "sqs:SendMessage") == [arn_of(queue) for queue in queues]
+
+
+def test_every_providers_queue_is_where_the_api_looks_for_it(resources):
+    """`{NAME}_QUEUE_URL` when the API sets it, else PROVIDER_QUEUE_URL_PREFIX + the provider's name:
+    a provider's block needs no line in the API's configuration."""
+    from dispute_gateway.providers import provider_spec
+
+    variables = environment(resources, FUNCTION)
+    prefix = variables["PROVIDER_QUEUE_URL_PREFIX"]["Fn::Sub"]
+    assert prefix == "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/${AWS::StackName}-"
+    for block in provider_blocks(resources):
+        own = variables.get(provider_spec(block.name).queue_url_variable)
+        assert own in (None, ref(block.queue))
+        assert resources[block.queue]["Properties"]["QueueName"] == {"Fn::Sub": "${AWS::StackName}-" + block.name}
 
 
 def test_role_grants_no_other_data_action(resources):

@@ -72,21 +72,23 @@ def test_overrides_name_template_parameters_with_accepted_values(sam_template, e
             assert _accepted(parameters[name], value), f"{environment}: {name}={value!r}"
 
 
+def _provider_parameters() -> list[str]:
+    """Template parameters of a provider's own: named after it (e.g. IimmpactBaseUrl)."""
+    from dispute_gateway.providers import provider_names
+    from local.aws.template import TEMPLATE, read_template
+
+    parameters = read_template(TEMPLATE)["Parameters"]
+    return [name for name in parameters for provider in provider_names() if name.startswith(provider.capitalize())]
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_each_environment_sets_its_stage_limits_and_alarms(environment):
     overrides = _overrides(environment)
     assert overrides["Stage"] == STAGE[environment]
-    for name in (
-        "IimmpactBaseUrl",
-        "RepayBaseUrl",
-        "LogRetentionDays",
-        "AlarmEmail",
-        "IimmpactMaxConcurrency",
-        "RepayMaxConcurrency",
-        "ApiThrottleBurst",
-        "ApiThrottleRate",
-        "EvidenceRetentionDays",
-    ):
+    for name in ("LogRetentionDays", "AlarmEmail", "ApiThrottleBurst", "ApiThrottleRate", "EvidenceRetentionDays"):
+        assert name in overrides, f"{environment} leaves {name} to the template default"
+    # A provider's own parameters (its host, its concurrency) are set per environment too.
+    for name in _provider_parameters():
         assert name in overrides, f"{environment} leaves {name} to the template default"
 
 

@@ -4,7 +4,7 @@ Checked on the transformed template, statement by statement: actions, resources 
 What the code calls (layers/dispute_gateway/dispute_gateway):
 - store.py: dynamodb GetItem, PutItem, UpdateItem on the table; Query on reference-index (API only);
 - pipeline.py: sqs SendMessage to the worker's own dead-letter queue;
-- disputes.py: sqs SendMessage to both provider queues, a presigned S3 POST under repay/ (API);
+- disputes.py: sqs SendMessage to every provider's queue, a presigned S3 POST under repay/ (API);
 - evidence.py: HeadObject / GetObject (Range, If-Match, VersionId) under repay/, ListObjectsV2 of a
   repay/ folder (Repay worker);
 - secrets.py: secretsmanager GetSecretValue of the worker's own secret.
@@ -20,15 +20,21 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.cfn import EVIDENCE_OBJECTS, arn_of, as_list, log_group_id_of, of_type, ref, role_of
-
-FUNCTIONS = ("IimmpactReportFunction", "RepayDisputeFunction", "ApiFunction")
-ROLES = {
-    "IimmpactReportFunction": "IimmpactReportRole",
-    "RepayDisputeFunction": "RepayDisputeRole",
-    "ApiFunction": "ApiRole",
-}
-
+from dispute_gateway.providers import provider_spec
+from tests.infrastructure.cfn import (
+    EVIDENCE_OBJECTS,
+    ProviderBlock,
+    arn_of,
+    as_list,
+    attached_policies,
+    functions,
+    log_group_id_of,
+    of_type,
+    policy_statements,
+    provider_blocks,
+    ref,
+    role_of,
+)
 
 # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
 XRAY = ("ActiveTracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"], None)
@@ -57,31 +63,35 @@ def _consume(queue: str) -> tuple[str, list[str], list[Any], None]:
     )
 
 
-EXPECTED: dict[str, list[tuple[str, list[str], list[Any], dict[str, Any] | None]]] = {
-    "IimmpactReportRole": [
-        _logs("IimmpactReportLogGroup"),
+Statement = tuple[str, list[str], list[Any], dict[str, Any] | None]
+
+
+def _worker(block: ProviderBlock, takes_evidence: bool) -> list[Statement]:
+    """What every provider's worker role grants; reading evidence only for a provider that takes it."""
+    statements: list[Statement] = [
+        _logs(block.log_group),
         XRAY,
-        _consume("IimmpactQueue"),
-        ("UnprocessableMessages", ["sqs:SendMessage"], [arn_of("IimmpactDeadLetterQueue")], None),
+        _consume(block.queue),
+        ("UnprocessableMessages", ["sqs:SendMessage"], [arn_of(block.dead_letter_queue)], None),
         _records(),
-        ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref("IimmpactSecret")], None),
-    ],
-    "RepayDisputeRole": [
-        _logs("RepayDisputeLogGroup"),
-        XRAY,
-        _consume("RepayQueue"),
-        ("UnprocessableMessages", ["sqs:SendMessage"], [arn_of("RepayDeadLetterQueue")], None),
-        _records(),
-        ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref("RepaySecret")], None),
-        ("ReadEvidence", ["s3:GetObject", "s3:GetObjectVersion"], [EVIDENCE_OBJECTS], None),
-        (
-            "ListEvidenceFolders",
-            ["s3:ListBucket"],
-            [arn_of("EvidenceBucket")],
-            {"StringLike": {"s3:prefix": "repay/*"}},
-        ),
-    ],
-    "ApiRole": [
+        ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref(block.secret)], None),
+    ]
+    if takes_evidence:
+        statements += [
+            ("ReadEvidence", ["s3:GetObject", "s3:GetObjectVersion"], [EVIDENCE_OBJECTS], None),
+            (
+                "ListEvidenceFolders",
+                ["s3:ListBucket"],
+                [arn_of("EvidenceBucket")],
+                {"StringLike": {"s3:prefix": "repay/*"}},
+            ),
+        ]
+    return statements
+
+
+def _api(blocks: list[ProviderBlock]) -> list[Statement]:
+    """The API's own statements, then one policy per provider block letting it queue disputes there."""
+    return [
         _logs("ApiLogGroup"),
         XRAY,
         _records(),
@@ -91,16 +101,30 @@ EXPECTED: dict[str, list[tuple[str, list[str], list[Any], dict[str, Any] | None]
             [{"Fn::Sub": "${DisputesTable.Arn}/index/reference-index"}],
             None,
         ),
-        ("QueueDisputes", ["sqs:SendMessage"], [arn_of("IimmpactQueue"), arn_of("RepayQueue")], None),
         ("PresignEvidenceUploads", ["s3:PutObject"], [EVIDENCE_OBJECTS], None),
-    ],
-}
+        *[
+            ("QueueDisputes", ["sqs:SendMessage"], [arn_of(queue)], None)
+            for queue in sorted(block.queue for block in blocks)
+        ],
+    ]
+
+
+def _expected(resources: dict[str, Any]) -> dict[str, list[Statement]]:
+    blocks = provider_blocks(resources)
+    expected = {block.role: _worker(block, provider_spec(block.name).evidence is not None) for block in blocks}
+    return {**expected, role_of(resources, "ApiFunction"): _api(blocks)}
+
+
+def _roles(resources: dict[str, Any]) -> dict[str, str]:
+    """Each function -> its role."""
+    return {function: role_of(resources, function) for function in functions(resources)}
 
 
 def _statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
     (policy,) = resources[role]["Properties"]["Policies"]
     assert policy["PolicyDocument"]["Version"] == "2012-10-17"
-    return as_list(policy["PolicyDocument"]["Statement"])
+    assert all(p["PolicyDocument"]["Version"] == "2012-10-17" for p in attached_policies(resources, role).values())
+    return list(policy_statements(resources, role))
 
 
 def _normalised(statement: dict[str, Any]) -> tuple[str, list[str], list[Any], dict[str, Any] | None]:
@@ -114,44 +138,48 @@ def _normalised(statement: dict[str, Any]) -> tuple[str, list[str], list[Any], d
     )
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_each_function_has_its_own_role(resources, function):
-    assert role_of(resources, function) == ROLES[function]
-    assert len(set(ROLES.values())) == len(FUNCTIONS)
+def test_each_function_has_its_own_role(resources):
+    roles = _roles(resources)
+    assert len(set(roles.values())) == len(roles)
 
 
 def test_sam_generates_no_role(resources):
     # A generated role would carry AWSLambdaSQSQueueExecutionRole (receive/delete on every queue).
-    assert set(of_type(resources, "AWS::IAM::Role")) == set(ROLES.values())
-    assert not of_type(resources, "AWS::IAM::Policy")
+    assert set(of_type(resources, "AWS::IAM::Role")) == set(_roles(resources).values())
     assert not of_type(resources, "AWS::IAM::ManagedPolicy")
+    # The one kind of policy outside a role: a provider block's, letting the API queue its disputes.
+    api_role = role_of(resources, "ApiFunction")
+    for name, policy in of_type(resources, "AWS::IAM::Policy").items():
+        assert policy["Properties"]["Roles"] == [ref(api_role)], name
 
 
-@pytest.mark.parametrize("role", sorted(EXPECTED))
-def test_role_grants_exactly_its_statements(resources, role):
-    assert [_normalised(statement) for statement in _statements(resources, role)] == EXPECTED[role]
+def test_role_grants_exactly_its_statements(resources):
+    expected = _expected(resources)
+    assert set(expected) == set(_roles(resources).values())
+    for role, statements in expected.items():
+        assert [_normalised(statement) for statement in _statements(resources, role)] == statements, role
 
 
-@pytest.mark.parametrize("role", sorted(EXPECTED))
-def test_role_has_no_managed_policy_and_no_boundary_escape(resources, role):
-    props = resources[role]["Properties"]
-    assert "ManagedPolicyArns" not in props
-    assert set(props) == {"Description", "AssumeRolePolicyDocument", "Policies"}
+def test_role_has_no_managed_policy_and_no_boundary_escape(resources):
+    for role in _roles(resources).values():
+        props = resources[role]["Properties"]
+        assert "ManagedPolicyArns" not in props
+        assert set(props) == {"Description", "AssumeRolePolicyDocument", "Policies"}
 
 
-@pytest.mark.parametrize("role", sorted(EXPECTED))
-def test_only_lambda_assumes_the_role(resources, role):
-    (statement,) = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement == {
-        "Effect": "Allow",
-        "Principal": {"Service": "lambda.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
+def test_only_lambda_assumes_the_role(resources):
+    for role in _roles(resources).values():
+        (statement,) = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement == {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
 
 
-@pytest.mark.parametrize("role", sorted(EXPECTED))
+@pytest.mark.parametrize("role", ["every role"])
 def test_no_wildcard_resource_but_xray(resources, role):
-    for statement in _statements(resources, role):
+    for statement in [s for role in _roles(resources).values() for s in _statements(resources, role)]:
         actions = as_list(statement["Action"])
         assert not any("*" in action for action in actions), actions
         for resource in as_list(statement["Resource"]):
@@ -165,41 +193,41 @@ def test_no_wildcard_resource_but_xray(resources, role):
             assert "*" not in json.dumps(resource), f"{actions} on wildcard resource {resource!r}"
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_function_writes_only_its_own_log_group(resources, function):
-    (logs,) = [s for s in _statements(resources, role_of(resources, function)) if s["Sid"] == "OwnLogGroup"]
-    assert logs["Resource"] == arn_of(log_group_id_of(resources, function))
-    # No logs:CreateLogGroup: the group is the stack's (with its retention), never Lambda's.
-    actions = {a for s in _statements(resources, role_of(resources, function)) for a in as_list(s["Action"])}
-    assert "logs:CreateLogGroup" not in actions
+def test_function_writes_only_its_own_log_group(resources):
+    for function in functions(resources):
+        (logs,) = [s for s in _statements(resources, role_of(resources, function)) if s["Sid"] == "OwnLogGroup"]
+        assert logs["Resource"] == arn_of(log_group_id_of(resources, function))
+        # No logs:CreateLogGroup: the group is the stack's (with its retention), never Lambda's.
+        actions = {a for s in _statements(resources, role_of(resources, function)) for a in as_list(s["Action"])}
+        assert "logs:CreateLogGroup" not in actions
 
 
 def test_secrets_are_read_only_by_their_own_worker(resources):
     readers = {
         secret: sorted(
             role
-            for role in EXPECTED
+            for role in set(_roles(resources).values())
             for statement in _statements(resources, role)
             if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
             and ref(secret) in as_list(statement["Resource"])
         )
         for secret in of_type(resources, "AWS::SecretsManager::Secret")
     }
-    assert readers == {"IimmpactSecret": ["IimmpactReportRole"], "RepaySecret": ["RepayDisputeRole"]}
+    assert readers == {block.secret: [block.role] for block in provider_blocks(resources)}
 
 
-@pytest.mark.parametrize("function", ["IimmpactReportFunction", "RepayDisputeFunction"])
-def test_worker_consumes_only_the_queue_its_event_source_polls(resources, function):
-    mappings = [
-        m["Properties"]
-        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == ref(function)
-    ]
-    polled = [mapping["EventSourceArn"] for mapping in mappings]
-    (consume,) = [s for s in _statements(resources, role_of(resources, function)) if s["Sid"] == "ConsumeOwnQueue"]
-    assert as_list(consume["Resource"]) == polled
+def test_worker_consumes_only_the_queue_its_event_source_polls(resources):
+    for block in provider_blocks(resources):
+        mappings = [
+            m["Properties"]
+            for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+            if m["Properties"]["FunctionName"] == ref(block.function)
+        ]
+        polled = [mapping["EventSourceArn"] for mapping in mappings]
+        (consume,) = [s for s in _statements(resources, block.role) if s["Sid"] == "ConsumeOwnQueue"]
+        assert as_list(consume["Resource"]) == polled
 
 
 def test_api_role_reads_no_secret_and_no_evidence(resources):
-    actions = {a for s in _statements(resources, "ApiRole") for a in as_list(s["Action"])}
+    actions = {a for s in _statements(resources, role_of(resources, "ApiFunction")) for a in as_list(s["Action"])}
     assert not {a for a in actions if a.startswith(("secretsmanager:", "s3:Get", "s3:List", "sqs:Receive"))}

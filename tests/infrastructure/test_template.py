@@ -11,19 +11,20 @@ from tests.infrastructure.cfn import (
     arn_of,
     environment,
     event_source_mappings,
+    functions,
     granted,
     log_group_of,
     of_type,
+    provider_blocks,
     ref,
     scoped_data_statements,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The IIMMPACT worker's own checks; every function's are for `functions(resources)` (the Repay- and
+# API-specific checks are in test_repay_template.py and test_api_template.py).
 FUNCTION = "IimmpactReportFunction"
-# Every function of the template (the Repay- and API-specific checks are in test_repay_template.py
-# and test_api_template.py).
-FUNCTIONS = (FUNCTION, "RepayDisputeFunction", "ApiFunction")
 
 # CONTRACT.md section 2: every variable whose "used by" names iimmpact_report (or "all").
 IIMMPACT_REPORT_CONTRACT_ENV = {
@@ -36,21 +37,20 @@ IIMMPACT_REPORT_CONTRACT_ENV = {
 # Actions whose statements must name their resources; "*" would reach other stacks' data.
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_function_runs_python_313_on_arm64_with_the_shared_layer(resources, function):
-    props = resources[function]["Properties"]
-    assert props["Runtime"] == "python3.13"
-    assert props["Architectures"] == ["arm64"]
-    assert props["Handler"] == "app.lambda_handler"
-    assert props["TracingConfig"] == {"Mode": "Active"}
-
+def test_function_runs_python_313_on_arm64_with_the_shared_layer(resources):
     layers = of_type(resources, "AWS::Lambda::LayerVersion")
     assert len(layers) == 1
     (layer_id, layer) = next(iter(layers.items()))
     assert layer_id.startswith("SharedLayer")
-    assert props["Layers"] == [ref(layer_id)]
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    for function in functions(resources):
+        props = resources[function]["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]
+        assert props["Handler"] == "app.lambda_handler"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Layers"] == [ref(layer_id)]
 
 
 def test_sam_builds_the_layer_for_python_313_on_arm64(sam_template):
@@ -160,14 +160,14 @@ def test_role_grants_what_the_worker_needs(resources, action, resource):
     assert granted(resources, FUNCTION, action) == [resource]
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_log_group_belongs_to_the_function_and_expires(resources, function):
-    assert log_group_of(resources, function)["RetentionInDays"] == ref("LogRetentionDays")
+def test_log_group_belongs_to_the_function_and_expires(resources):
+    for function in functions(resources):
+        assert log_group_of(resources, function)["RetentionInDays"] == ref("LogRetentionDays")
 
 
 def test_every_log_group_belongs_to_a_function_or_the_api_access_log(resources):
     # The one other log group, the HTTP API's access log, is checked in test_api_template.py.
-    assert len(of_type(resources, "AWS::Logs::LogGroup")) == len(FUNCTIONS) + 1
+    assert len(of_type(resources, "AWS::Logs::LogGroup")) == len(functions(resources)) + 1
     assert "HttpApiAccessLogGroup" in resources
 
 
@@ -177,18 +177,11 @@ def test_secret_placeholder_has_the_contract_shape(resources):
     assert "GenerateSecretString" not in secret
 
 
-def test_outputs_name_every_operator_facing_resource(cfn):
-    assert {name: out["Value"] for name, out in cfn["Outputs"].items()} == {
+def test_outputs_name_every_operator_facing_resource(cfn, resources):
+    outputs = {name: out["Value"] for name, out in cfn["Outputs"].items()}
+    core = {
         "DisputesTableName": ref("DisputesTable"),
-        "IimmpactQueueUrl": ref("IimmpactQueue"),
-        "IimmpactDeadLetterQueueUrl": ref("IimmpactDeadLetterQueue"),
-        "IimmpactSecretArn": ref("IimmpactSecret"),
-        "IimmpactReportFunctionName": ref(FUNCTION),
         "EvidenceBucketName": ref("EvidenceBucket"),
-        "RepayQueueUrl": ref("RepayQueue"),
-        "RepayDeadLetterQueueUrl": ref("RepayDeadLetterQueue"),
-        "RepaySecretArn": ref("RepaySecret"),
-        "RepayDisputeFunctionName": ref("RepayDisputeFunction"),
         "ApiUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
         "ApiFunctionName": ref("ApiFunction"),
         "AlarmTopicArn": ref("AlarmTopic"),
@@ -196,7 +189,19 @@ def test_outputs_name_every_operator_facing_resource(cfn):
             "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home"
             "?region=${AWS::Region}#dashboards:name=${Dashboard}"
         },
+        # Every provider's queue: this prefix and the provider's name.
+        "ProviderQueueUrlPrefix": {
+            "Fn::Sub": "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/${AWS::StackName}-"
+        },
     }
+    assert {name: outputs[name] for name in core} == core
+    # The others name a provider's queue, dead-letter queue, secret or worker.
+    named = [
+        ref(resource)
+        for block in provider_blocks(resources)
+        for resource in (block.queue, block.dead_letter_queue, block.secret, block.function)
+    ]
+    assert all(value in named for name, value in outputs.items() if name not in core)
 
 
 @pytest.mark.parametrize("event_file", sorted((ROOT / "events" / "iimmpact_report").glob("*.json")))

@@ -149,11 +149,9 @@ class ApiClient:
 @pytest.fixture
 def api(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> ApiClient:
     """A cold start of the api function over moto."""
-    for name, value in {
-        "DISPUTES_TABLE": aws.table,
-        "EVIDENCE_BUCKET": aws.evidence_bucket,
-        "IIMMPACT_QUEUE_URL": aws.iimmpact_queue_url,
-        "REPAY_QUEUE_URL": aws.repay_queue_url,
-    }.items():
+    from dispute_gateway.providers import provider_spec
+
+    queues = {provider_spec(name).queue_url_variable: url for name, url in aws.queue_urls.items()}
+    for name, value in {"DISPUTES_TABLE": aws.table, "EVIDENCE_BUCKET": aws.evidence_bucket, **queues}.items():
         monkeypatch.setenv(name, value)
     return ApiClient(load_function("api"))

@@ -53,7 +53,8 @@ def test_repay_command_goes_to_the_repay_queue_with_a_plain_amount(aws, api):
 
 def test_api_and_queue_name_the_same_dispute(aws, api):
     """The worker derives the same dispute_id from the queued body as the API did."""
-    from dispute_gateway.models import Dispute, IimmpactReportRequest, Source
+    from dispute_gateway.models import Dispute, Source
+    from dispute_gateway.providers.iimmpact.models import IimmpactReportRequest
 
     answer = post(api, IIMMPACT)
     [message] = queued(aws, aws.iimmpact_queue_url)
@@ -324,7 +325,8 @@ def test_unexpected_error_is_a_generic_500_with_a_correlation_id(aws, api, monke
 
 
 def test_answers_never_show_an_email_the_caller_did_not_send(aws, api):
-    from dispute_gateway.models import Dispute, IimmpactReportRequest, Source, Status
+    from dispute_gateway.models import Dispute, Source, Status
+    from dispute_gateway.providers.iimmpact.models import IimmpactReportRequest
     from dispute_gateway.store import dispute_store
 
     dispute = Dispute.from_request(IimmpactReportRequest.model_validate({"trxid": "REFUNDED-1"}), Source.SQS)

@@ -101,7 +101,8 @@ def test_in_doubt_attempt_is_resolved_by_iimmpacts_duplicate_answer(aws, iimmpac
 
 def test_crash_mid_call_is_resolved_on_the_next_delivery(aws, iimmpact_sandbox, iimmpact_app):
     """A worker killed after its POST left: the record says `submitting`, the claim has lapsed."""
-    from dispute_gateway.models import Dispute, IimmpactReportRequest, Source
+    from dispute_gateway.models import Dispute, Source
+    from dispute_gateway.providers.iimmpact.models import IimmpactReportRequest
     from dispute_gateway.store import dispute_store
 
     app = iimmpact_app()
@@ -117,7 +118,8 @@ def test_crash_mid_call_is_resolved_on_the_next_delivery(aws, iimmpact_sandbox, 
 
 
 def test_delivery_while_another_holds_the_claim_comes_back_later(aws, iimmpact_sandbox, iimmpact_app):
-    from dispute_gateway.models import Dispute, IimmpactReportRequest, Source
+    from dispute_gateway.models import Dispute, Source
+    from dispute_gateway.providers.iimmpact.models import IimmpactReportRequest
     from dispute_gateway.store import dispute_store
 
     app = iimmpact_app()

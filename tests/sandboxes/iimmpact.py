@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.sandboxes.server import (
+    ProviderSandbox,
     SandboxHandler,
     SandboxLifecycle,
     SandboxServer,
@@ -290,6 +291,15 @@ class _Handler(SandboxHandler):
             self._send(411, {"message": "Length Required"})
             return None
         return self.rfile.read(length)
+
+
+SANDBOX = ProviderSandbox(
+    provider="iimmpact",
+    sandbox=IimmpactSandbox,
+    credentials=lambda sandbox: {"api_key": sandbox.api_key, "hmac_secret": sandbox.hmac_secret_b64},
+    notes="REFUNDED-*: refused, INVALID-*: 400",
+    example={"trxid": "T-1002"},
+)
 
 
 def main(argv: list[str] | None = None) -> None:

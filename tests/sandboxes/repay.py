@@ -33,6 +33,7 @@ from requests_toolbelt.multipart.decoder import ImproperBodyPartContentException
 from tests.sandboxes.iimmpact import Fault
 from tests.sandboxes.server import (
     Answer,
+    ProviderSandbox,
     SandboxHandler,
     SandboxLifecycle,
     SandboxServer,
@@ -389,6 +390,22 @@ class _Handler(SandboxHandler):
                     return None
                 done += count
         return body if keep else bytearray()
+
+
+SANDBOX = ProviderSandbox(
+    provider="repay",
+    sandbox=RepaySandbox,
+    # Repay's example sends the merchant's domain in an `origin` header; any value does here.
+    credentials=lambda sandbox: {"api_key": sandbox.api_key, "origin": "demo.local"},
+    notes="UNKNOWN-*: no such deal",
+    example={
+        "deal_id": "D-2",
+        "new_amount": "500",
+        "evidence": [{"key": "repay/D-2/cmd1/receipt.pdf", "content_type": "application/pdf"}],
+    },
+    example_uploads=("repay/D-2/cmd1/receipt.pdf",),
+    example_manifest={"new_amount": "1000"},
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,8 @@
 
 A sandbox inherits `SandboxLifecycle` (start, stop, ``with``), answers with a `SandboxHandler`
 subclass, and runs for another process through `command_line` and `serve_until_signalled`.
+Its module says how the local stack wires it, in a `SANDBOX` (a `ProviderSandbox`): the local
+stack finds every sandbox module that has one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, Self, TypeVar
 
@@ -167,3 +171,18 @@ def serve_until_signalled(sandbox: SandboxLifecycle) -> None:
         print(sandbox.base_url, flush=True)
         while not stopped.wait(0.5):
             pass
+
+
+@dataclass(frozen=True)
+class ProviderSandbox(Generic[SandboxT]):
+    """How the local stack stands a sandbox in for its provider."""
+
+    provider: str  # the provider's name in the registry
+    sandbox: Callable[[], SandboxT]  # a new, unstarted sandbox
+    credentials: Callable[[SandboxT], Mapping[str, str]]  # its provider's secret value, for this sandbox
+    notes: str  # the references it treats specially, for `make serve`'s banner
+    # For the banner's copy-paste commands: a queue body the provider accepts, the evidence keys
+    # it names (uploaded first), and for a provider that takes evidence, a manifest's content.
+    example: Mapping[str, Any]
+    example_uploads: tuple[str, ...] = ()
+    example_manifest: Mapping[str, Any] | None = None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dispute_gateway.config import ConfigurationError, IimmpactWorkerSettings, load_settings
+from dispute_gateway.config import ConfigurationError, load_settings
+from dispute_gateway.providers.iimmpact import SPEC
+
+IimmpactWorkerSettings = SPEC.settings_model()
 
 VALID = {
     "DISPUTES_TABLE": "disputes",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dispute_gateway.models import Dispute, IimmpactReportRequest, Source, validation_problems
+from dispute_gateway.models import Dispute, Source, validation_problems
+from dispute_gateway.providers.iimmpact.models import IimmpactReportRequest
 
 
 def test_trxid_wins_over_refid_as_reference() -> None:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from dispute_gateway.signing import InvalidSigningKey, decode_signing_key, sign_request
+from dispute_gateway.providers.iimmpact.signing import InvalidSigningKey, decode_signing_key, sign_request
 
 OPENSSL_RECIPE = r"""
 set -euo pipefail

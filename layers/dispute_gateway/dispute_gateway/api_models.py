@@ -1,4 +1,4 @@
-"""What the HTTP API receives and answers. Dispute requests themselves are `models`' own."""
+"""What the HTTP API receives and answers. Dispute requests themselves are each provider's own."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .config import DEFAULT_EVIDENCE_ALLOWED_TYPES, DEFAULT_EVIDENCE_MAX_FILE_BYTES, DEFAULT_EVIDENCE_MAX_FILES
 from .models import (
@@ -18,24 +18,32 @@ from .models import (
     DisputeRequest,
     DisputeView,
     FileName,
-    IimmpactReportRequest,
-    Provider,
-    RepayDisputeRequest,
+    ProviderName,
     Status,
 )
+from .providers import ProviderSpec, provider_names, registry
 
 
-# The API body is a queue body plus its `provider`, which the API requires: one definition of
-# a dispute request.
-class IimmpactDisputeBody(IimmpactReportRequest):
-    provider_name: Literal["iimmpact"] = Field(alias="provider")
+def _api_body(spec: ProviderSpec) -> type[DisputeRequest]:
+    """`spec`'s queue body plus its `provider`, which the API requires: one definition of a request."""
+    tag: Any = Literal[spec.name]  # a Literal of a name known only at run time
+    body = create_model(
+        f"{spec.name.capitalize()}DisputeBody",
+        __base__=spec.request,
+        __module__=__name__,
+        provider_name=(tag, Field(alias="provider")),
+    )
+    return cast(type[DisputeRequest], body)
 
 
-class RepayDisputeBody(RepayDisputeRequest):
-    provider_name: Literal["repay"] = Field(alias="provider")
-
-
-DisputeBody = Annotated[IimmpactDisputeBody | RepayDisputeBody, Field(discriminator="provider_name")]
+_BODIES = tuple(_api_body(spec) for spec in registry().values())
+if TYPE_CHECKING:
+    DisputeBody = DisputeRequest
+elif len(_BODIES) == 1:
+    DisputeBody = _BODIES[0]
+else:
+    # The `provider` field says which provider's body it is (a tagged union).
+    DisputeBody = Annotated[Union[_BODIES], Field(discriminator="provider_name")]  # noqa: UP007
 
 
 class Problem(BaseModel):
@@ -43,7 +51,7 @@ class Problem(BaseModel):
     message: str
 
 
-_TAGS = {provider.value for provider in Provider}
+_TAGS = set(provider_names())
 _LOCATIONS = {"body", "query", "path", "header"}
 
 
@@ -88,7 +96,7 @@ class ErrorAnswer(BaseModel):
 
 class DisputeAccepted(BaseModel):
     dispute_id: str
-    provider: Provider
+    provider: ProviderName
     status: Status
 
     @classmethod

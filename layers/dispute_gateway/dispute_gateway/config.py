@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Self, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+if TYPE_CHECKING:
+    from .providers import ProviderSpec
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
 MiB = 1024 * 1024
@@ -22,6 +35,7 @@ DEFAULT_EVIDENCE_MAX_FILE_BYTES = 10 * MiB
 DEFAULT_EVIDENCE_MAX_TOTAL_BYTES = 100 * MiB
 DEFAULT_EVIDENCE_ALLOWED_TYPES = "application/pdf,image/png,image/jpeg"
 DEFAULT_WORKER_CONCURRENCY = 10
+QUEUE_URL_PREFIX_VARIABLE = "PROVIDER_QUEUE_URL_PREFIX"
 
 
 class ConfigurationError(RuntimeError):
@@ -69,24 +83,8 @@ class WorkerSettings(_Settings):
     secret_max_age_seconds: int = Field(300, ge=0, le=86400, alias="SECRET_MAX_AGE_SECONDS")
 
 
-class IimmpactWorkerSettings(WorkerSettings):
-    iimmpact_base_url: AnyHttpUrl = Field(AnyHttpUrl("https://api.iimmpact.com"), alias="IIMMPACT_BASE_URL")
-    iimmpact_secret_id: NonEmpty = Field(alias="IIMMPACT_SECRET_ID")
-
-    @field_validator("iimmpact_base_url", mode="after")
-    @classmethod
-    def _no_path(cls, url: AnyHttpUrl) -> AnyHttpUrl:
-        if url.query or url.fragment:
-            raise ValueError("must be a base URL without query or fragment")
-        return url
-
-    @property
-    def base_url(self) -> str:
-        return str(self.iimmpact_base_url).rstrip("/")
-
-
 class EvidenceSettings(_Settings):
-    """Where evidence lives and what is accepted: the same rules for the API and the Repay worker."""
+    """Where evidence lives and what is accepted: the same rules for the API and every worker that takes evidence."""
 
     evidence_bucket: NonEmpty = Field(alias="EVIDENCE_BUCKET")
     evidence_max_files: int = Field(DEFAULT_EVIDENCE_MAX_FILES, ge=1, le=100, alias="EVIDENCE_MAX_FILES")
@@ -110,20 +108,69 @@ class EvidenceSettings(_Settings):
         return frozenset(self.evidence_allowed_types.split(","))
 
 
-class RepayWorkerSettings(WorkerSettings, EvidenceSettings):
-    repay_base_url: AnyHttpUrl = Field(AnyHttpUrl("https://repay.cx"), alias="REPAY_BASE_URL")
-    repay_secret_id: NonEmpty = Field(alias="REPAY_SECRET_ID")
+class ProviderWorkerSettings(WorkerSettings):
+    """A worker's settings: WorkerSettings plus its provider's base URL and secret, whose variables
+    take the provider's name (see `provider_settings_model`)."""
+
+    provider_base_url: AnyHttpUrl
+    provider_secret_id: NonEmpty
+
+    @field_validator("provider_base_url", mode="after")
+    @classmethod
+    def _no_query(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        if url.query or url.fragment:
+            raise ValueError("must be a base URL without query or fragment")
+        return url
 
     @property
     def base_url(self) -> str:
-        return str(self.repay_base_url).rstrip("/")
+        return str(self.provider_base_url).rstrip("/")
+
+
+@cache
+def provider_settings_model(spec: ProviderSpec) -> type[ProviderWorkerSettings]:
+    """The settings model of `spec`'s worker: `{NAME}_BASE_URL` (default the provider's production
+    host) and `{NAME}_SECRET_ID`, with whatever else its spec asks for (e.g. EvidenceSettings)."""
+    bases: tuple[type[BaseModel], ...] = (ProviderWorkerSettings, *spec.settings)
+    model = create_model(
+        f"{spec.name.capitalize()}WorkerSettings",
+        __base__=bases,
+        provider_base_url=(AnyHttpUrl, Field(AnyHttpUrl(spec.default_base_url), alias=spec.base_url_variable)),
+        provider_secret_id=(NonEmpty, Field(alias=spec.secret_variable)),
+    )
+    return cast(type[ProviderWorkerSettings], model)
 
 
 class ApiSettings(EvidenceSettings):
-    iimmpact_queue_url: NonEmpty = Field(alias="IIMMPACT_QUEUE_URL")
-    repay_queue_url: NonEmpty = Field(alias="REPAY_QUEUE_URL")
+    # `{NAME}_QUEUE_URL` of every provider, by name (see `_queue_urls`).
+    queue_urls: dict[str, str]
     # Presigned uploads should be used at once; a short life limits a leaked URL.
     upload_url_expiry_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_EXPIRY_SECONDS")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _queue_urls(cls, environ: Any) -> Any:
+        """Each provider's queue: `{NAME}_QUEUE_URL`, else `PROVIDER_QUEUE_URL_PREFIX` + its name.
+
+        The prefix is how a provider added later is reached without touching the API's own
+        configuration: the template names every provider's queue `<stack>-<provider>`."""
+        from .providers import registry
+
+        if not isinstance(environ, dict):
+            return environ
+        prefix = environ.get(QUEUE_URL_PREFIX_VARIABLE, "").strip()
+        urls, missing = {}, []
+        for name, spec in registry().items():
+            url = environ.get(spec.queue_url_variable, "").strip() or (prefix + name if prefix else "")
+            if url:
+                urls[name] = url
+            else:
+                missing.append(spec.queue_url_variable)
+        if missing:
+            raise ConfigurationError(
+                f"invalid configuration: {', '.join(missing)}: missing (or set {QUEUE_URL_PREFIX_VARIABLE})"
+            )
+        return {**environ, "queue_urls": urls}
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

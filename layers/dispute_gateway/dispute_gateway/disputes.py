@@ -23,8 +23,9 @@ from .api_models import (
     encode_page_token,
 )
 from .config import ApiSettings, EvidenceSettings
-from .evidence import EVIDENCE_PREFIX, MANIFEST_NAME, latin_name, size_problems, unique_names
-from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Provider, Source
+from .evidence import latin_name, size_problems, unique_names
+from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Source
+from .providers import TakesEvidence, evidence_provider, provider_names
 from .redaction import redact
 from .store import DisputeStore, dispute_store
 
@@ -44,15 +45,14 @@ class Filed:
 class DisputeService:
     page_size = 50
 
-    def __init__(self, store: DisputeStore, sqs: Any, queue_urls: Mapping[Provider, str]) -> None:
+    def __init__(self, store: DisputeStore, sqs: Any, queue_urls: Mapping[str, str]) -> None:
         self._store = store
         self._sqs = sqs
         self._queue_urls = dict(queue_urls)
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> DisputeService:
-        queues = {Provider.IIMMPACT: settings.iimmpact_queue_url, Provider.REPAY: settings.repay_queue_url}
-        return cls(dispute_store(settings.disputes_table), boto3.client("sqs"), queues)
+        return cls(dispute_store(settings.disputes_table), boto3.client("sqs"), settings.queue_urls)
 
     def file(self, request: DisputeRequest) -> Filed:
         """Record the dispute, then queue it. Raises IdempotencyConflict, QueueUnavailable."""
@@ -67,9 +67,13 @@ class DisputeService:
         record = self._store.get(dispute_id)
         return caller_view(record) if record else None
 
-    def by_reference(self, reference: str, provider: Provider | None, next_token: str | None) -> DisputePage:
+    def by_reference(self, reference: str, provider: str | None, next_token: str | None) -> DisputePage:
+        if provider is not None and provider not in provider_names():
+            raise InvalidRequestError(
+                [Problem(field="provider", message=f"must be one of: {', '.join(provider_names())}")]
+            )
         start = decode_page_token(next_token, reference) if next_token else None
-        records, last = self._store.by_reference(reference, provider.value if provider else None, self.page_size, start)
+        records, last = self._store.by_reference(reference, provider, self.page_size, start)
         return DisputePage(
             items=[caller_view(record) for record in records],
             next_token=encode_page_token(last) if last else None,
@@ -88,7 +92,7 @@ class DisputeService:
 
 
 def caller_view(record: DisputeRecord) -> DisputeView:
-    """The record as the API answers it. Provider answers can carry e-mail addresses (IIMMPACT's
+    """The record as the API answers it. Provider answers can carry e-mail addresses (one provider's
     names its support address); an answer never shows one the caller did not send."""
     view = record.view()
     scrubbed = {name: _scrub(getattr(view, name)) for name in ("provider_response", "provider_message", "error")}
@@ -108,18 +112,21 @@ def _scrub(value: Any) -> Any:
 class UploadService:
     """Presigned S3 POSTs, each confined to one key, its content type and its size."""
 
-    def __init__(self, settings: EvidenceSettings, s3: Any, expiry_seconds: int) -> None:
+    def __init__(self, settings: EvidenceSettings, s3: Any, expiry_seconds: int, place: TakesEvidence) -> None:
         self._settings = settings
         self._s3 = s3
         self._expiry = expiry_seconds
+        self._place = place
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> UploadService:
-        return cls(settings, boto3.client("s3"), settings.upload_url_expiry_seconds)
+        place = evidence_provider().evidence
+        assert place is not None
+        return cls(settings, boto3.client("s3"), settings.upload_url_expiry_seconds, place)
 
     def presign(self, request: EvidenceUploadRequest) -> EvidenceUploads:
         self._check(request)
-        folder = f"{EVIDENCE_PREFIX}{request.deal_id}/{uuid.uuid4().hex}/"
+        folder = f"{self._place.prefix}{request.deal_id}/{uuid.uuid4().hex}/"
         names = unique_names(latin_name(item.filename) for item in request.files)
         files = [
             FileUpload(
@@ -130,7 +137,7 @@ class UploadService:
             )
             for item, name in zip(request.files, names, strict=True)
         ]
-        manifest = self._post(folder + MANIFEST_NAME, "application/json", 2, MANIFEST_MAX_BYTES)
+        manifest = self._post(folder + self._place.manifest, "application/json", 2, MANIFEST_MAX_BYTES)
         return EvidenceUploads(
             deal_id=request.deal_id, folder=folder, expires_in=self._expiry, files=files, manifest=manifest
         )

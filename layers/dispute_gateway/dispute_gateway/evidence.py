@@ -1,12 +1,13 @@
-"""Evidence in S3: manifests, checks before any byte goes to a provider, Latin names, streaming.
+"""Evidence in S3: checks before any byte goes to a provider, Latin names, streaming.
 
-The rules here (allowed types, magic bytes, sizes, names) are the same for the Repay worker
-and the API, which enforces them first on what a caller declares.
+The rules here (allowed types, magic bytes, sizes, names) are the same for every provider that
+takes evidence and for the API, which enforces them first on what a caller declares. Where in
+the bucket a provider's evidence lives (its prefix) and what files a dispute (its manifest) are
+the provider's own.
 """
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import posixpath
 import re
@@ -17,23 +18,10 @@ from urllib.parse import unquote_plus
 
 from anyascii import anyascii
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from .config import EvidenceSettings
-from .models import (
-    Dispute,
-    EvidenceFile,
-    EvidenceManifest,
-    InvalidDispute,
-    Provider,
-    RepayDisputeRequest,
-    Source,
-    describe_validation_error,
-)
+from .models import EvidenceFile
 
-MANIFEST_NAME = "dispute.json"
-EVIDENCE_PREFIX = "repay/"
-MANIFEST_PLACE = f"{EVIDENCE_PREFIX}{{deal_id}}/{{folder}}/{MANIFEST_NAME}"
 # (offset, bytes) runs that must all match, one tuple per accepted variant of the format.
 SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
     "application/pdf": (((0, b"%PDF-"),),),
@@ -121,76 +109,23 @@ def size_problems(sizes: Sequence[int], settings: EvidenceSettings) -> list[str]
 
 # -- the bucket ---------------------------------------------------------------------------
 class EvidenceBucket:
-    def __init__(self, settings: EvidenceSettings, client: Any) -> None:
+    """The evidence bucket as one provider sees it: only keys under its `prefix` are ever read."""
+
+    def __init__(self, settings: EvidenceSettings, client: Any, prefix: str) -> None:
         self.name = settings.evidence_bucket
+        self.prefix = prefix
         self._settings = settings
         self._s3 = client
 
-    @staticmethod
-    def manifest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The records of objects named dispute.json; S3's suffix filter also lets `x-dispute.json` through."""
-        return [record for record in records if is_manifest_name(notification_key(record))]
-
-    def dispute_from_notification(self, record: dict[str, Any]) -> Dispute | InvalidDispute:
-        """The dispute an S3 ObjectCreated notification of a `dispute.json` asks for."""
-        s3 = record.get("s3") or {}
-        bucket = str((s3.get("bucket") or {}).get("name", ""))
-        item = s3.get("object") or {}
-        key = notification_key(record)
-        identity = {"bucket": bucket, "key": key, "etag": str(item.get("eTag", "")), "version": item.get("versionId")}
-        return self.dispute_from_manifest(bucket, key, identity)
-
-    def dispute_from_manifest(self, bucket: str, key: str, identity: dict[str, Any]) -> Dispute | InvalidDispute:
-        """Raises ValueError for a manifest whose key names no deal: nothing to record it under."""
-        parts = key.split("/")
-        if len(parts) < 3 or not parts[1]:
-            raise ValueError(f"{key} names no deal: a manifest's key is {MANIFEST_PLACE}")
-        deal_id, folder = parts[1], "/".join(parts[:-1]) + "/"
-
-        def invalid(reason: str, idempotency_key: str | None = None) -> InvalidDispute:
-            return InvalidDispute.from_message(
-                Provider.REPAY, deal_id, Source.S3, identity, reason, idempotency_key, identity
-            )
-
-        if len(parts) < 4:
-            # Its folder would be the deal's whole prefix, with every other upload's evidence in it.
-            return invalid(f"{key} is not in a folder of its own: a manifest's key is {MANIFEST_PLACE}")
-        if bucket != self.name:
-            return invalid(f"evidence must be in the evidence bucket, not {bucket}")
-        raw = self._read_manifest(key, identity.get("version"))
-        if raw is None:
-            return invalid(f"{key} was deleted before it could be read")
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            return invalid(f"{MANIFEST_NAME} is not JSON")
-        try:
-            manifest = EvidenceManifest.model_validate(data)
-        except ValidationError as error:
-            given_key = data.get("idempotency_key") if isinstance(data, dict) else None
-            reason = f"invalid {MANIFEST_NAME}: {describe_validation_error(error)}"
-            return invalid(reason, given_key if isinstance(given_key, str) and given_key else None)
-        names = manifest.files if manifest.files is not None else self._folder_files(folder, key)
-        try:
-            request = RepayDisputeRequest(
-                deal_id=deal_id,
-                new_amount=manifest.new_amount,
-                evidence=[EvidenceFile(key=folder + name) for name in names],
-                idempotency_key=manifest.idempotency_key,
-            )
-        except ValidationError as error:
-            return invalid(f"invalid dispute in {folder}: {describe_validation_error(error)}")
-        return Dispute.from_request(request, Source.S3, None if manifest.idempotency_key else identity)
-
-    def check(self, request: RepayDisputeRequest) -> list[CheckedEvidence]:
+    def check(self, evidence: Sequence[EvidenceFile]) -> list[CheckedEvidence]:
         """Every file exists, fits the limits, is of an allowed type and is what its type says."""
-        heads = [self._head(item) for item in request.evidence]
+        heads = [self._head(item) for item in evidence]
         problems = size_problems([int(head["ContentLength"]) for head in heads], self._settings)
         if problems:
             raise EvidenceRejected("evidence refused: " + "; ".join(problems))
-        names = unique_names(latin_name(item.filename or item.key) for item in request.evidence)
+        names = unique_names(latin_name(item.filename or item.key) for item in evidence)
         checked = []
-        for item, head, name in zip(request.evidence, heads, names, strict=True):
+        for item, head, name in zip(evidence, heads, names, strict=True):
             content_type = resolve_content_type(item.content_type, head.get("ContentType"), item.filename or item.key)
             if content_type not in self._settings.allowed_types:
                 raise EvidenceRejected(f"{item.key}: type {content_type} is not allowed")
@@ -207,13 +142,13 @@ class EvidenceBucket:
 
     # -- S3 calls ----------------------------------------------------------------------------
     def _head(self, item: EvidenceFile) -> dict[str, Any]:
-        if not item.key.startswith(EVIDENCE_PREFIX):
-            raise EvidenceRejected(f"{item.key}: evidence keys start with {EVIDENCE_PREFIX}")
+        if not item.key.startswith(self.prefix):
+            raise EvidenceRejected(f"{item.key}: evidence keys start with {self.prefix}")
         try:
             return dict(self._s3.head_object(Bucket=self.name, Key=item.key))
         except ClientError as error:
             # Without s3:ListBucket on that key S3 answers a missing object with 403, not 404;
-            # the role may read everything under repay/, so a 403 there means "not there".
+            # the role may read everything under the prefix, so a 403 there means "not there".
             if _missing(error) or _code(error) in {"403", "AccessDenied"}:
                 raise EvidenceRejected(f"evidence missing: {item.key}") from None
             raise EvidenceUnavailable(f"could not read {item.key}: {_code(error)}") from None
@@ -237,7 +172,8 @@ class EvidenceBucket:
         except BotoCoreError as error:
             raise EvidenceUnavailable(f"could not read {key}: {error}") from None
 
-    def _read_manifest(self, key: str, version: str | None) -> bytes | None:
+    def read_manifest(self, key: str, version: str | None) -> bytes | None:
+        """The first 64 KiB of the manifest (the one version notified, when given); None once deleted."""
         try:
             extra = {"VersionId": version} if version else {}
             body = self._s3.get_object(Bucket=self.name, Key=key, **extra)["Body"]
@@ -250,7 +186,8 @@ class EvidenceBucket:
         except BotoCoreError as error:
             raise EvidenceUnavailable(f"could not read {key}: {error}") from None
 
-    def _folder_files(self, folder: str, manifest_key: str) -> list[str]:
+    def folder_files(self, folder: str, manifest_key: str) -> list[str]:
+        """The names of the folder's objects besides its manifest, sorted."""
         names = []
         try:
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=folder):
@@ -292,11 +229,6 @@ class S3Stream:
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "error"))
-
-
-def is_manifest_name(key: str) -> bool:
-    """An object under the evidence prefix named dispute.json, wherever it is (a misplaced one is refused)."""
-    return key.startswith(EVIDENCE_PREFIX) and key.rsplit("/", 1)[-1] == MANIFEST_NAME
 
 
 def _missing(error: ClientError) -> bool:

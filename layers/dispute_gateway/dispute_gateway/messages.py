@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .models import Dispute, DisputeRequest, InvalidDispute, Provider, Source, describe_validation_error
+from .models import Dispute, InvalidDispute, Source, describe_validation_error
 from .providers.base import UnreadableMessage
+
+if TYPE_CHECKING:
+    from .providers import ProviderSpec
 
 _MAX_REFERENCE_LENGTH = 256
 
@@ -34,24 +37,18 @@ def first_reference(data: dict[str, Any], fields: Sequence[str]) -> str | None:
 
 
 def request_or_invalid(
-    model: type[DisputeRequest],
-    data: dict[str, Any],
-    *,
-    provider: Provider,
-    source: Source,
-    reference_fields: Sequence[str],
-    identity: dict[str, Any] | None = None,
+    spec: ProviderSpec, data: dict[str, Any], *, source: Source, identity: dict[str, Any] | None = None
 ) -> Dispute | InvalidDispute:
     """A valid request becomes a Dispute; an invalid one naming a transaction an InvalidDispute."""
     try:
-        request = model.model_validate(data)
+        request = spec.request.model_validate(data)
     except ValidationError as error:
         reason = f"invalid request: {describe_validation_error(error)}"
-        reference = first_reference(data, reference_fields)
+        reference = first_reference(data, spec.reference_fields)
         if reference is None:
             raise UnreadableMessage(reason) from None
         key = data.get("idempotency_key")
         return InvalidDispute.from_message(
-            provider, reference, source, data, reason, key if isinstance(key, str) and key else None, identity
+            spec.name, reference, source, data, reason, key if isinstance(key, str) and key else None, identity
         )
     return Dispute.from_request(request, source, identity)

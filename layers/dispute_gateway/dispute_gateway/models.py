@@ -1,7 +1,9 @@
 """The three model sets: what a queue or the API receives, the domain's dispute, the stored record.
 
-A request model is the one definition of a dispute request: the API body is the queue body
-plus its `provider`, so both routes validate the same fields the same way.
+Each provider defines its request model (in its own package under `providers`) on
+`DisputeRequest`: the one definition of a dispute request, so the queue and the API (whose
+body is the queue body plus its `provider`) validate the same fields the same way. Nothing
+here names a provider.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -23,17 +25,26 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
+    GetJsonSchemaHandler,
     ValidationError,
     WithJsonSchema,
-    model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
 
-class Provider(StrEnum):
-    IIMMPACT = "iimmpact"
-    REPAY = "repay"
+class _RegisteredProvider:
+    """A provider's name in a JSON schema: one of the registered providers' names."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        from .providers import provider_names  # read when a schema is made, after every import
+
+        return {"type": "string", "enum": list(provider_names())}
+
+
+# A record keeps the name it was filed under, even of a provider since removed.
+ProviderName = Annotated[str, _RegisteredProvider]
 
 
 class Source(StrEnum):
@@ -63,7 +74,7 @@ IdempotencyKey = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[
 
 def _email_address(value: str) -> str:
     # Imported on first use: email-validator adds ~25 ms to every cold start otherwise, and only
-    # IIMMPACT requests carry addresses.
+    # some providers' requests carry addresses.
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -104,11 +115,14 @@ class DisputeRequest(BaseModel):
     # Validators are built on first use, so each worker builds only its own provider's models.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
+    # Each provider's request narrows it to `Literal["<name>"]` with its name as the default: a
+    # queue body may leave it out, the API's body must give it.
+    provider_name: str = Field(alias="provider")
     idempotency_key: IdempotencyKey | None = None
 
     @property
-    def provider(self) -> Provider:
-        raise NotImplementedError
+    def provider(self) -> str:
+        return self.provider_name
 
     @property
     def reference(self) -> str:
@@ -119,70 +133,8 @@ class DisputeRequest(BaseModel):
         raise NotImplementedError
 
 
-class IimmpactReportRequest(DisputeRequest):
-    provider_name: Literal["iimmpact"] = Field("iimmpact", alias="provider")
-    refid: Identifier | None = None
-    trxid: Identifier | None = None
-    user_email: list[EmailAddress] = Field(default_factory=list, max_length=20)
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            # The schema says what the validator below enforces: a string refid or trxid.
-            "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in ("trxid", "refid")]
-        }
-    )
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _names_a_transaction(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        # A wrap validator, so that a missing reference is reported with every other problem
-        # of the same body, not only once the fields themselves are valid.
-        unnamed = isinstance(data, dict) and data.get("refid") is None and data.get("trxid") is None
-        missing: list[InitErrorDetails] = [
-            {"type": PydanticCustomError("missing", "one of refid or trxid is required"), "loc": (name,), "input": data}
-            for name in ("trxid", "refid")
-        ]
-        try:
-            request = handler(data)
-        except ValidationError as error:
-            if not unnamed:
-                raise
-            raise ValidationError.from_exception_data(cls.__name__, [*_as_details(error), *missing]) from None
-        if unnamed:
-            raise ValidationError.from_exception_data(cls.__name__, missing)
-        return request
-
-    @property
-    def provider(self) -> Provider:
-        return Provider.IIMMPACT
-
-    @property
-    def reference(self) -> str:
-        # IIMMPACT itself lets trxid take precedence when both are given.
-        return self.trxid or self.refid or ""
-
-    def normalised(self) -> dict[str, Any]:
-        return {
-            "provider": self.provider.value,
-            "refid": self.refid,
-            "trxid": self.trxid,
-            "user_email": sorted({email.lower() for email in self.user_email}),
-        }
-
-    def provider_body(self) -> dict[str, Any]:
-        """The body IIMMPACT receives: only the fields it documents."""
-        body: dict[str, Any] = {}
-        if self.refid:
-            body["refid"] = self.refid
-        if self.trxid:
-            body["trxid"] = self.trxid
-        if self.user_email:
-            body["user_email"] = list(dict.fromkeys(self.user_email))
-        return body
-
-
-def _as_details(error: ValidationError) -> list[InitErrorDetails]:
-    """An error's problems, to be raised again together with others."""
+def as_error_details(error: ValidationError) -> list[InitErrorDetails]:
+    """An error's problems, to be raised again together with others (see ValidationError.from_exception_data)."""
     return [
         {
             "type": PydanticCustomError(problem["type"], problem["msg"].replace("{", "{{").replace("}", "}}")),
@@ -216,7 +168,7 @@ NUMBER_AMOUNT_LIMIT = 1e18
 
 
 def plain_decimal(value: Any) -> str:
-    """An amount as Repay takes it: a positive plain decimal string, never an exponent.
+    """An amount as providers take it: a positive plain decimal string, never an exponent.
 
     A string is kept exactly as given ("1000" stays "1000"); a number becomes its shortest
     decimal form (250.5 -> "250.5"), so float formatting can never add digits or an exponent.
@@ -273,41 +225,6 @@ class EvidenceFile(BaseModel):
     filename: FileName | None = None
 
 
-class RepayDisputeRequest(DisputeRequest):
-    provider_name: Literal["repay"] = Field("repay", alias="provider")
-    deal_id: DealId
-    new_amount: Amount
-    evidence: list[EvidenceFile] = Field(min_length=1, max_length=100)
-
-    @property
-    def provider(self) -> Provider:
-        return Provider.REPAY
-
-    @property
-    def reference(self) -> str:
-        return self.deal_id
-
-    def normalised(self) -> dict[str, Any]:
-        return {
-            "provider": self.provider.value,
-            "deal_id": self.deal_id,
-            "new_amount": decimal_key(self.new_amount),
-            "evidence": sorted(
-                (item.key, (item.content_type or "").lower(), item.filename or "") for item in self.evidence
-            ),
-        }
-
-
-class EvidenceManifest(BaseModel):
-    """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    new_amount: Amount
-    files: list[FileName] | None = Field(None, min_length=1, max_length=100)
-    idempotency_key: IdempotencyKey | None = None
-
-
 _DISPUTE_ID_NAMESPACE = uuid.UUID("5f0c7a8e-6a43-4c1e-9f55-3f1f0d6b2a11")
 
 
@@ -331,7 +248,7 @@ class Dispute:
     """The domain's dispute: a validated request, where it came from, and its identity."""
 
     dispute_id: str
-    provider: Provider
+    provider: ProviderName
     reference: str
     source: Source
     request_fingerprint: str
@@ -357,7 +274,7 @@ class InvalidDispute:
     """A message that names a transaction but can never be filed: it becomes a `rejected` record."""
 
     dispute_id: str
-    provider: Provider
+    provider: ProviderName
     reference: str
     source: Source
     request_fingerprint: str
@@ -366,7 +283,7 @@ class InvalidDispute:
     @classmethod
     def from_message(
         cls,
-        provider: Provider,
+        provider: str,
         reference: str,
         source: Source,
         raw: Any,
@@ -374,7 +291,7 @@ class InvalidDispute:
         key: str | None,
         identity: dict[str, Any] | None = None,
     ) -> InvalidDispute:
-        content_fingerprint = fingerprint({"provider": provider.value, "invalid": raw})
+        content_fingerprint = fingerprint({"provider": provider, "invalid": raw})
         identity_fingerprint = fingerprint(identity) if identity else content_fingerprint
         return cls(
             dispute_id=dispute_id_for(key, identity_fingerprint),
@@ -396,7 +313,7 @@ class DisputeView(BaseModel):
     model_config = ConfigDict(extra="ignore", defer_build=True)
 
     dispute_id: str
-    provider: Provider
+    provider: ProviderName
     reference: str
     source: Source
     status: Status
@@ -418,7 +335,7 @@ class DisputeRecord(DisputeView):
     in_doubt: bool = False
     lease_token: str | None = None
     lease_expires_at: float | None = None
-    # What the provider said of the transaction before our first POST (Repay: the deal's
+    # What the provider said of the transaction before our first POST (e.g. a deal's
     # state), so an in-doubt retry can tell our dispute from one opened earlier.
     provider_state_before: str | None = None
     # Set once the API's command for it is on its queue; a record without it was written by

@@ -20,7 +20,7 @@ from aws_lambda_powertools.logging.lambda_context import build_lambda_context_mo
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities import jmespath_utils
 
-from .models import Provider, Status
+from .models import Status
 from .redaction import redact
 
 
@@ -73,7 +73,7 @@ _METRIC_BY_STATUS = {
 }
 
 
-def count_outcome(provider: Provider, status: Status) -> None:
+def count_outcome(provider: str, status: Status) -> None:
     """One data point per dispute outcome, with its provider as the dimension."""
     name = _METRIC_BY_STATUS.get(status)
     if name is None:
@@ -81,12 +81,12 @@ def count_outcome(provider: Provider, status: Status) -> None:
     # A metric of its own, flushed at once: the shared Metrics object carries one dimension set
     # for a whole invocation, and functions sharing a process (the local stack) share it.
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-        metric.add_dimension(name="provider", value=provider.value)
+        metric.add_dimension(name="provider", value=provider)
 
 
-def record_provider_latency(provider: Provider, operation: str, milliseconds: float) -> None:
+def record_provider_latency(provider: str, operation: str, milliseconds: float) -> None:
     with single_metric(
         name="ProviderLatency", unit=MetricUnit.Milliseconds, value=milliseconds, namespace=metrics.namespace
     ) as metric:
-        metric.add_dimension(name="provider", value=provider.value)
+        metric.add_dimension(name="provider", value=provider)
         metric.add_dimension(name="operation", value=operation)

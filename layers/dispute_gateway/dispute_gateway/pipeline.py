@@ -24,9 +24,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .config import WorkerSettings
+from .config import WorkerSettings, load_settings
 from .models import Dispute, DisputeRecord, InvalidDispute, Status
 from .observability import count_outcome, logger
+from .providers import ProviderSpec
 from .providers.base import (
     Accepted,
     Attempt,
@@ -84,9 +85,11 @@ class DisputeWorker:
         self._pool = ThreadPoolExecutor(max_workers=settings.worker_concurrency, thread_name_prefix="dispute")
 
     @classmethod
-    def for_provider(cls, provider: DisputeProvider, settings: WorkerSettings) -> DisputeWorker:
+    def for_provider(cls, spec: ProviderSpec) -> DisputeWorker:
+        """The worker of `spec`'s function: its settings read from the environment (a cold start)."""
+        settings = load_settings(spec.settings_model())
         return cls(
-            provider,
+            spec.client_factory()(settings),
             dispute_store(settings.disputes_table),
             DeadLetterQueue(settings.dead_letter_queue_url, boto3.client("sqs")),
             settings,
@@ -137,7 +140,7 @@ class DisputeWorker:
 
     # -- a dispute ----------------------------------------------------------------------------
     def file(self, dispute: Dispute | InvalidDispute, deadline: Deadline, *, last_delivery: bool) -> DisputeRecord:
-        logger.thread_safe_append_keys(dispute_id=dispute.dispute_id, provider=dispute.provider.value)
+        logger.thread_safe_append_keys(dispute_id=dispute.dispute_id, provider=dispute.provider)
         try:
             return self._file(dispute, deadline, last_delivery)
         finally:

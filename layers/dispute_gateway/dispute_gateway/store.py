@@ -196,7 +196,7 @@ class DisputeStore:
                     exp=Decimal(str(round(now + lease_seconds, 3))),
                     now=Decimal(str(round(now, 3))),
                     u=new.created_at,
-                    provider=new.provider.value,
+                    provider=new.provider,
                     reference=new.reference,
                     source=new.source.value,
                     fp=new.request_fingerprint,

@@ -10,16 +10,18 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
-from pydantic import BaseModel
 
-from ..config import WorkerSettings
-from ..models import Dispute, DisputeRecord, InvalidDispute, Provider
+from ..config import ProviderWorkerSettings
+from ..models import Dispute, DisputeRecord, InvalidDispute
 from ..observability import record_provider_latency
 from ..secrets import CredentialsUnavailable, ProviderSecret
 from ..transport import Deadline, http_session
+
+if TYPE_CHECKING:
+    from . import ProviderSpec
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Attempt:
 
 
 class DisputeProvider(Protocol):
-    name: Provider
+    name: str
 
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
         """The disputes a queue message asks for; raises UnreadableMessage if it names none."""
@@ -125,7 +127,7 @@ class ProviderEndpoint:
 
     def __init__(
         self,
-        provider: Provider,
+        provider: str,
         base_url: str,
         secret: ProviderSecret[Any],
         session: requests.Session,
@@ -141,13 +143,11 @@ class ProviderEndpoint:
         self.read_timeout = read_timeout
 
     @classmethod
-    def for_worker(
-        cls, provider: Provider, base_url: str, secret_id: str, credentials: type[BaseModel], settings: WorkerSettings
-    ) -> ProviderEndpoint:
+    def for_worker(cls, spec: ProviderSpec, settings: ProviderWorkerSettings) -> ProviderEndpoint:
         return cls(
-            provider,
-            base_url,
-            ProviderSecret(secret_id, credentials, settings.secret_max_age_seconds),
+            spec.name,
+            settings.base_url,
+            ProviderSecret(settings.provider_secret_id, spec.credentials, settings.secret_max_age_seconds),
             http_session(settings.worker_concurrency),
             connect_timeout=settings.connect_timeout_seconds,
             read_timeout=settings.read_timeout_seconds,

@@ -14,11 +14,10 @@ from urllib.parse import quote
 
 import boto3
 import requests
-from pydantic import BaseModel, ConfigDict, Field
 from requests_toolbelt import MultipartEncoder
 
-from ..config import RepayWorkerSettings
-from ..evidence import (
+from ...config import EvidenceSettings, ProviderWorkerSettings
+from ...evidence import (
     CheckedEvidence,
     EvidenceBucket,
     EvidenceRejected,
@@ -26,10 +25,10 @@ from ..evidence import (
     S3Stream,
     notification_key,
 )
-from ..messages import read_json_object, request_or_invalid
-from ..models import Dispute, InvalidDispute, Provider, RepayDisputeRequest, Source
-from ..observability import logger
-from .base import (
+from ...messages import read_json_object, request_or_invalid
+from ...models import Dispute, InvalidDispute, Source
+from ...observability import logger
+from ..base import (
     Accepted,
     Attempt,
     CredentialsRejected,
@@ -40,32 +39,27 @@ from .base import (
     UnreadableMessage,
     transient_from_exception,
 )
+from . import SPEC
+from .manifests import PREFIX, ManifestReader, is_manifest
+from .models import RepayCredentials, RepayDisputeRequest
 
 DEALS_PATH = "/api/v1/external/deals/{deal_id}"
 DISPUTES_PATH = DEALS_PATH + "/disputes"
 _IN_DISPUTE = re.compile(r"^proceedings[0-9]*$")
 
 
-class RepayCredentials(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    api_key: str = Field(min_length=1)
-    origin: str | None = None
-
-
 class RepayProvider:
-    name = Provider.REPAY
+    name = SPEC.name
 
     def __init__(self, endpoint: ProviderEndpoint, evidence: EvidenceBucket) -> None:
         self._endpoint = endpoint
         self._evidence = evidence
+        self._manifests = ManifestReader(evidence)
 
     @classmethod
-    def from_settings(cls, settings: RepayWorkerSettings) -> RepayProvider:
-        endpoint = ProviderEndpoint.for_worker(
-            Provider.REPAY, settings.base_url, settings.repay_secret_id, RepayCredentials, settings
-        )
-        return cls(endpoint, EvidenceBucket(settings, boto3.client("s3")))
+    def from_settings(cls, settings: ProviderWorkerSettings) -> RepayProvider:
+        assert isinstance(settings, EvidenceSettings)  # SPEC.settings asks for them
+        return cls(ProviderEndpoint.for_worker(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
 
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
@@ -74,11 +68,7 @@ class RepayProvider:
             return []  # S3 sends it once when notifications are configured
         if "Records" in data:
             return self._from_notification(data["Records"])
-        return [
-            request_or_invalid(
-                RepayDisputeRequest, data, provider=self.name, source=Source.SQS, reference_fields=("deal_id",)
-            )
-        ]
+        return [request_or_invalid(SPEC, data, source=Source.SQS)]
 
     def _from_notification(self, records: Any) -> list[Dispute | InvalidDispute]:
         if not isinstance(records, list) or not records:
@@ -88,12 +78,12 @@ class RepayProvider:
         ]
         if len(created) != len(records):
             raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
-        manifests = self._evidence.manifest_records(created)
+        manifests = [record for record in created if is_manifest(notification_key(record))]
         if len(manifests) < len(created):
             ignored = [notification_key(record) for record in created if record not in manifests]
             logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
         try:
-            return [self._evidence.dispute_from_notification(record) for record in manifests]
+            return [self._manifests.dispute(record) for record in manifests]
         except ValueError as error:
             raise UnreadableMessage(str(error)) from None
         except EvidenceUnavailable as error:
@@ -105,7 +95,7 @@ class RepayProvider:
         assert isinstance(request, RepayDisputeRequest)
         credentials: RepayCredentials = self._endpoint.credentials(attempt)
         try:
-            evidence = self._evidence.check(request)
+            evidence = self._evidence.check(request.evidence)
         except EvidenceRejected as error:
             raise Rejected(str(error)) from None
         except EvidenceUnavailable as error:

@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config import IimmpactWorkerSettings
-from ..messages import read_json_object, request_or_invalid
-from ..models import Dispute, IimmpactReportRequest, InvalidDispute, Provider, Source
-from ..signing import decode_signing_key, sign_request
-from .base import (
+from ...config import ProviderWorkerSettings
+from ...messages import read_json_object, request_or_invalid
+from ...models import Dispute, InvalidDispute, Source
+from ..base import (
     Accepted,
     Attempt,
     CredentialsRejected,
@@ -27,54 +25,27 @@ from .base import (
     json_bytes,
     transient_from_exception,
 )
+from . import SPEC
+from .models import IimmpactReportRequest
+from .signing import sign_request
 
 REPORT_PATH = "/v2/transactions/check"
 _ALREADY_CREATED = "already been created"
 
 
-class IimmpactCredentials(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    api_key: str = Field(min_length=1)
-    hmac_secret: str = Field(min_length=1)
-
-    @field_validator("hmac_secret")
-    @classmethod
-    def _base64(cls, value: str) -> str:
-        decode_signing_key(value)
-        return value
-
-    @property
-    def signing_key(self) -> bytes:
-        return decode_signing_key(self.hmac_secret)
-
-
 class IimmpactProvider:
-    name = Provider.IIMMPACT
+    name = SPEC.name
 
     def __init__(self, endpoint: ProviderEndpoint) -> None:
         self._endpoint = endpoint
         self._url = endpoint.base_url + REPORT_PATH
 
     @classmethod
-    def from_settings(cls, settings: IimmpactWorkerSettings) -> IimmpactProvider:
-        return cls(
-            ProviderEndpoint.for_worker(
-                Provider.IIMMPACT, settings.base_url, settings.iimmpact_secret_id, IimmpactCredentials, settings
-            )
-        )
+    def from_settings(cls, settings: ProviderWorkerSettings) -> IimmpactProvider:
+        return cls(ProviderEndpoint.for_worker(SPEC, settings))
 
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
-        data = read_json_object(body)
-        return [
-            request_or_invalid(
-                IimmpactReportRequest,
-                data,
-                provider=self.name,
-                source=Source.SQS,
-                reference_fields=("trxid", "refid"),
-            )
-        ]
+        return [request_or_invalid(SPEC, read_json_object(body), source=Source.SQS)]
 
     def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
         request = dispute.request

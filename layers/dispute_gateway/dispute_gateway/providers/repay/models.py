@@ -1,0 +1,52 @@
+"""Repay's dispute request (a command on its queue; with `provider` the API's body), the manifest
+that files one from an upload, and its credentials."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...models import Amount, DealId, DisputeRequest, EvidenceFile, FileName, IdempotencyKey, decimal_key
+
+NAME: Final = "repay"
+
+
+class RepayDisputeRequest(DisputeRequest):
+    provider_name: Literal["repay"] = Field(NAME, alias="provider")
+    deal_id: DealId
+    new_amount: Amount
+    evidence: list[EvidenceFile] = Field(min_length=1, max_length=100)
+
+    @property
+    def reference(self) -> str:
+        return self.deal_id
+
+    def normalised(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "deal_id": self.deal_id,
+            "new_amount": decimal_key(self.new_amount),
+            "evidence": sorted(
+                (item.key, (item.content_type or "").lower(), item.filename or "") for item in self.evidence
+            ),
+        }
+
+
+class EvidenceManifest(BaseModel):
+    """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    new_amount: Amount
+    files: list[FileName] | None = Field(None, min_length=1, max_length=100)
+    idempotency_key: IdempotencyKey | None = None
+
+
+class RepayCredentials(BaseModel):
+    """The secret's value: `{"api_key": "...", "origin": "<optional domain>"}` (CONTRACT section 2)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: str = Field(min_length=1)
+    origin: str | None = None
