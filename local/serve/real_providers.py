@@ -3,9 +3,9 @@
 A provider is real when its base URL and its credentials are both given; a flag wins over
 its environment variable. The credentials take the shape of the provider's Secrets Manager
 value (its credentials model), in a JSON file or one variable per field. Every name follows
-from the provider's spec, e.g. for a provider `acme` whose secret is {"token": "..."}:
+from the provider's name and the fields of its secret:
 
-    --acme-url URL      --acme-secret-file FILE      ACME_BASE_URL  ACME_TOKEN
+    --<name>-url URL   --<name>-secret-file FILE   <NAME>_BASE_URL   <NAME>_<FIELD> (each field)
 
 Half a configuration (a URL without credentials, or the reverse) is refused rather than
 quietly falling back to a sandbox: a developer who meant the real provider must not believe
@@ -38,7 +38,7 @@ def credential_variables(spec: ProviderSpec) -> dict[str, str]:
 
 
 def variables_help(spec: ProviderSpec) -> str:
-    """The credential variables, e.g. "ACME_API_KEY [+ ACME_ORIGIN]" (optional fields bracketed)."""
+    """The credential variables, e.g. "<NAME>_API_KEY [+ <NAME>_ORIGIN]" (optional fields bracketed)."""
     fields = spec.credentials.model_fields
     items = credential_variables(spec).items()
     required = " + ".join(name for field, name in items if fields[field].is_required())
