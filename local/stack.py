@@ -2,10 +2,12 @@
 
 moto's server plays AWS on loopback, with the tables, queues, buckets (and their notifications
 to queues) and secrets of template.yaml; the functions run in this process, loaded from their
-CodeUri and Handler, and one poller thread per SQS event source plays Lambda's event source
-mapping. Provider sandboxes stand in for the providers (see `local.providers`). The HTTP API's
-routes are answered in-process by `call_api`, as API Gateway would (see `local.runtime.gateway`), and,
-given an `http_port`, over HTTP at `stack.api_url` (see `local.runtime.http_server`).
+CodeUri and Handler, one poller thread per SQS event source plays Lambda's event source
+mapping, and one thread per scheduled rule plays EventBridge's schedule (see
+`local.runtime.scheduler`; `run_schedule` fires one at once). Provider sandboxes stand in for
+the providers (see `local.providers`). The HTTP API's routes are answered in-process by
+`call_api`, as API Gateway would (see `local.runtime.gateway`), and, given an `http_port`,
+over HTTP at `stack.api_url` (see `local.runtime.http_server`).
 
     with LocalStack(providers=[wiring(sandbox)]) as stack:
         stack.send_message(stack.provider_queue(name), json.dumps(body))
@@ -21,6 +23,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,13 +35,14 @@ from dispute_gateway.providers import provider_spec
 from local.aws.embedded import EmbeddedAws
 from local.aws.intrinsics import as_text
 from local.aws.resources import LocalResources
-from local.aws.template import DEFAULT_REGION, LOCAL_STACK_NAME, TEMPLATE, load_model, referenced_id
+from local.aws.template import DEFAULT_REGION, LOCAL_STACK_NAME, TEMPLATE, ScheduleSpec, load_model, referenced_id
 from local.providers import ProviderWiring
 from local.runtime.functions import LocalFunction, load_handler
 from local.runtime.gateway import ApiAnswer, LocalHttpApi
 from local.runtime.http_api import Body, QueryValues
 from local.runtime.http_server import LocalHttpServer
 from local.runtime.poller import SqsPoller
+from local.runtime.scheduler import Scheduler, event_for, rule_arn
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # No X-Ray daemon runs locally.
@@ -47,6 +51,7 @@ LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 _CLEARED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 _CLEARED_PREFIXES = ("AWS_ENDPOINT_URL_", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 _STOP_GRACE_SECONDS = 5
+_MAX_RULE_NAME = 64
 
 
 class LocalStack:
@@ -59,6 +64,7 @@ class LocalStack:
         environment_overrides: Mapping[str, Mapping[str, str]] | None = None,
         visibility_timeout_override: int | None = None,
         batching_window_override: float | None = None,
+        schedule_override: float | None = None,
         poll: bool = True,
         region: str = DEFAULT_REGION,
         stack_name: str = LOCAL_STACK_NAME,
@@ -67,13 +73,18 @@ class LocalStack:
     ) -> None:
         """`environment_overrides` is by function logical id; the overrides of visibility time-out
         (every queue) and batching window (every event source) make retries quick locally;
-        `poll=False` creates everything but leaves invoking the functions to the caller;
-        `http_port` (0: any free port) serves the HTTP API on 127.0.0.1."""
+        `schedule_override` (seconds) replaces the period of every rate schedule, so that
+        a `rate(15 minutes)` rule fires every second in a test or the demo; `poll=False`
+        creates everything but leaves invoking the functions to the caller (no pollers, no
+        schedules); `http_port` (0: any free port) serves the HTTP API on 127.0.0.1."""
+        if schedule_override is not None and schedule_override <= 0:
+            raise ValueError(f"schedule_override must be positive, not {schedule_override}")
         self.model = load_model(template, parameter_overrides, region=region, stack_name=stack_name)
         self._providers = list(providers)
         self._environment_overrides = {name: dict(values) for name, values in (environment_overrides or {}).items()}
         self._visibility_override = visibility_timeout_override
         self._window_override = batching_window_override
+        self._schedule_override = schedule_override
         self._poll = poll
         self._aws = EmbeddedAws(separate_process=aws_in_separate_process)
         self._saved_environment: dict[str, str | None] = {}
@@ -83,6 +94,7 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.function_environments: dict[str, dict[str, str]] = {}
         self.pollers: list[SqsPoller] = []
+        self.schedulers: list[Scheduler] = []
         self.http_api: LocalHttpApi | None = None
         self._http_port = http_port
         self._http_server: LocalHttpServer | None = None
@@ -93,6 +105,7 @@ class LocalStack:
             self._start_aws()
             self._resources = LocalResources(self.model, self, visibility_timeout_override=self._visibility_override)
             self._resources.create_all()
+            self._name_rules()
             self.function_environments = self._function_environments()
             self._load_functions()
             routes = [route for spec in self.model.functions.values() for route in spec.http_routes]
@@ -102,17 +115,21 @@ class LocalStack:
                 self._http_server.start()
             if self._poll:
                 self._start_pollers()
+                self._start_schedulers()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """The HTTP server and pollers first (an invocation under way finishes), then the embedded AWS;
-        the environment is restored."""
+        """The HTTP server, schedulers and pollers first (an invocation under way finishes), then the
+        embedded AWS; the environment is restored."""
         if self._http_server is not None:
             self._http_server.stop()
             self._http_server = None
+        for scheduler in self.schedulers:
+            scheduler.stop(scheduler.function.timeout_seconds + _STOP_GRACE_SECONDS)
+        self.schedulers.clear()
         for poller in self.pollers:
             poller.stop(poller.function.timeout_seconds + _STOP_GRACE_SECONDS)
         self.pollers.clear()
@@ -191,6 +208,17 @@ class LocalStack:
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.functions[function].invoke(event)
 
+    def run_schedule(self, function: str, rule: str | None = None) -> Any:
+        """Invoke `function` once, now, with what its scheduled rule sends; the function's answer.
+
+        `rule` (the rule's logical id) is needed only when the function has several schedules.
+        This stands for one tick of the rule, asked for by the caller: it runs with or without
+        `poll`, whether or not the rule is enabled or run locally (cron), and it is not counted
+        in `schedulers`. An exception from the function is raised here."""
+        schedule = self._schedule(function, rule)
+        event = event_for(schedule, self.arn(schedule.logical_id), region=self.model.region, account=self.model.account)
+        return self.invoke(function, event)
+
     def call_api(
         self,
         method: str,
@@ -204,6 +232,17 @@ class LocalStack:
         if self.http_api is None:
             raise RuntimeError("the local stack is not started")
         return self.http_api.call(method, path, body=body, headers=headers, query=query)
+
+    def _schedule(self, function: str, rule: str | None) -> ScheduleSpec:
+        if function not in self.model.functions:
+            raise KeyError(f"{function} is not a function of the template")
+        known = self.model.functions[function].schedules
+        chosen = [schedule for schedule in known if rule in (None, schedule.logical_id)]
+        if len(chosen) != 1:
+            what = f"no schedule {rule}" if rule is not None else "not exactly one schedule"
+            names = ", ".join(schedule.logical_id for schedule in known) or "none"
+            raise LookupError(f"{function} has {what} (its schedules: {names})")
+        return chosen[0]
 
     @property
     def _created(self) -> LocalResources:
@@ -228,6 +267,19 @@ class LocalStack:
             del os.environ[name]
         os.environ.update(process)
         _reset_library_caches()
+
+    def _name_rules(self) -> None:
+        """What `!Ref` and `!GetAtt .Arn` give for each scheduled rule, for the events' `resources`
+        and any environment that names a rule. Only the schedules are played: no rule is
+        created on the embedded AWS, whose EventBridge would not fire them."""
+        suffix = uuid.uuid4().hex[:12].upper()
+        rules = {schedule.logical_id: schedule for spec in self.model.functions.values() for schedule in spec.schedules}
+        for logical_id, schedule in rules.items():
+            # As CloudFormation names an unnamed rule: shortened to fit, the random part kept.
+            prefix = f"{self.model.stack_name}-{logical_id}"[: _MAX_RULE_NAME - len(suffix) - 1]
+            name = schedule.name or f"{prefix}-{suffix}"
+            self._created.refs[logical_id] = name
+            self._created.attributes[(logical_id, "Arn")] = rule_arn(name, self.model.region, self.model.account)
 
     def _function_environments(self) -> dict[str, dict[str, str]]:
         environments: dict[str, dict[str, str]] = {}
@@ -286,6 +338,24 @@ class LocalStack:
                 )
                 poller.start()
                 self.pollers.append(poller)
+
+    def _start_schedulers(self) -> None:
+        # A disabled rule is left out, as a disabled event source is; a cron one is listed (its
+        # scheduler says why it does not run).
+        for logical_id, spec in self.model.functions.items():
+            for schedule in spec.schedules:
+                if not schedule.enabled:
+                    continue
+                scheduler = Scheduler(
+                    schedule=schedule,
+                    function=self.functions[logical_id],
+                    rule_arn=self.arn(schedule.logical_id),
+                    region=self.model.region,
+                    account=self.model.account,
+                    period_seconds=self._schedule_override,
+                )
+                scheduler.start()
+                self.schedulers.append(scheduler)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:

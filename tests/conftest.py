@@ -137,6 +137,8 @@ def aws() -> Iterator[AwsResources]:
                 {"AttributeName": "dispute_id", "AttributeType": "S"},
                 {"AttributeName": "reference", "AttributeType": "S"},
                 {"AttributeName": "created_at", "AttributeType": "S"},
+                {"AttributeName": "tracked_provider", "AttributeType": "S"},
+                {"AttributeName": "next_check_at", "AttributeType": "S"},
             ],
             KeySchema=[{"AttributeName": "dispute_id", "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
@@ -147,7 +149,15 @@ def aws() -> Iterator[AwsResources]:
                         {"AttributeName": "created_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    "IndexName": "outcome-check-index",
+                    "KeySchema": [
+                        {"AttributeName": "tracked_provider", "KeyType": "HASH"},
+                        {"AttributeName": "next_check_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
         )
         from dispute_gateway.providers import provider_names

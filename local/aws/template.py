@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,26 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge rule that invokes a function on a schedule (a SAM `Schedule` event).
+
+    Only `rate(...)` expressions are run locally. A `cron(...)` expression is kept, so the model
+    still lists the schedule, but not run: the local stack has no cron evaluator and would
+    rather skip it (with a warning) than fire it at times EventBridge would not. A target's
+    constant `Input` is sent as EventBridge sends it; `InputPath` and `InputTransformer` are not
+    applied.
+    """
+
+    logical_id: str  # the AWS::Events::Rule
+    expression: str  # as deployed, parameters resolved
+    rate_seconds: int | None  # the period of a rate(...) expression; None for cron(...)
+    enabled: bool = True
+    name: str | None = None  # Name, when the template fixes it
+    # The target's constant Input: EventBridge sends this JSON instead of its scheduled event.
+    input: str | None = None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     code_dir: Path
@@ -170,6 +191,7 @@ class FunctionSpec:
     event_sources: tuple[SqsEventSource, ...] = ()
     http_routes: tuple[HttpRoute, ...] = ()  # HttpApi events: the routes that invoke it
     name: str | None = None  # FunctionName, when the template fixes it
+    schedules: tuple[ScheduleSpec, ...] = ()  # EventBridge rules whose targets include it
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,10 @@ class StackModel:
 _DEFAULT_BATCH_SIZE = 10
 _DEFAULT_TIMEOUT = 3
 _DEFAULT_MEMORY = 128
+# EventBridge's rate syntax: the unit is singular for 1 and plural above (rate(1 hours) is refused).
+_RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|hour|day)(?P<plural>s?)\)")
+_CRON = re.compile(r"cron\(.+\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _QUEUE_ATTRIBUTES = (
     *("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds"),
     *("ContentBasedDeduplication", "SqsManagedSseEnabled", "RedriveAllowPolicy"),
@@ -288,6 +314,11 @@ def _function(
         if (function := referenced_id(alias_props.get("FunctionName"))) is not None
     }
     routes = [route for api, props in apis.items() for route in http_routes(api, props.get("Body") or {}, aliases)]
+    schedules = tuple(
+        _schedule(rule_id, rule, target)
+        for rule_id, rule in by_type.get("AWS::Events::Rule", {}).items()
+        if "ScheduleExpression" in rule and (target := _target_of(rule, logical_id, aliases)) is not None
+    )
     sources = tuple(
         _sqs_source(mapping_id, mapping)
         for mapping_id, mapping in mappings.items()
@@ -305,6 +336,7 @@ def _function(
         http_routes=tuple(route for route in routes if route.function == logical_id),
         # A name built from another resource's attribute is only known once that exists: generated instead.
         name=props.get("FunctionName") if isinstance(props.get("FunctionName"), str) else None,
+        schedules=schedules,
     )
 
 
@@ -320,4 +352,46 @@ def _sqs_source(logical_id: str, props: dict[str, Any]) -> SqsEventSource:
         function_response_types=tuple(props.get("FunctionResponseTypes", ())),
         maximum_concurrency=int(concurrency) if concurrency is not None else None,
         enabled=str(props.get("Enabled", "true")).lower() == "true",
+    )
+
+
+def schedule_rate_seconds(expression: str) -> int | None:
+    """The period of an EventBridge `rate(...)` expression in seconds; None for a `cron(...)` one.
+
+    Anything else, or a rate EventBridge would refuse (`rate(0 minutes)`, `rate(5 minute)`),
+    is an error here rather than a deployment failure later.
+    """
+    if _CRON.fullmatch(expression):
+        return None
+    match = _RATE.fullmatch(expression)
+    if match is None:
+        raise ValueError(f"{expression!r} is neither rate(N minute|minutes|hour|hours|day|days) nor cron(...)")
+    value = int(match["value"])
+    if (value == 1) == bool(match["plural"]):
+        raise ValueError(f"{expression!r}: the unit is singular for 1 and plural for more")
+    return value * _UNIT_SECONDS[match["unit"]]
+
+
+def _target_of(rule: dict[str, Any], function: str, aliases: dict[str, str]) -> dict[str, Any] | None:
+    """The rule's target that invokes `function`, directly or through one of its aliases or versions."""
+    for target in rule.get("Targets") or []:
+        named = referenced_id(target.get("Arn"))
+        if named is not None and aliases.get(named, named) == function:
+            return dict(target)
+    return None
+
+
+def _schedule(logical_id: str, props: dict[str, Any], target: dict[str, Any]) -> ScheduleSpec:
+    expression = props["ScheduleExpression"]
+    if not isinstance(expression, str):
+        raise ValueError(f"rule {logical_id}: ScheduleExpression {expression!r} cannot be resolved locally")
+    given = target.get("Input")
+    return ScheduleSpec(
+        logical_id=logical_id,
+        expression=expression,
+        rate_seconds=schedule_rate_seconds(expression),
+        # EventBridge's default state is ENABLED; SAM writes DISABLED for `Enabled: false`.
+        enabled=str(props.get("State", "ENABLED")).upper() != "DISABLED",
+        name=props.get("Name") if isinstance(props.get("Name"), str) else None,
+        input=given if isinstance(given, str) else None,
     )

@@ -8,14 +8,14 @@ then shown as a table `row` and a `detail` (its record, or what the dead-letter 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from local import samples
-from local.demo.report import Row, row_from_record
+from local.demo.report import Row, outcome, row_from_record
 from local.stack import LocalStack
 
 IIMMPACT_QUEUE = "IimmpactQueue"
@@ -23,6 +23,7 @@ REPAY_QUEUE = "RepayQueue"
 BUCKET = "EvidenceBucket"
 TABLE = "DisputesTable"
 SETTLED = {"submitted", "rejected", "failed"}
+FINAL = {"won", "lost", "untracked"}
 WHOLE_RECORD = {"dispute_id", "reference", "provider", "status"}
 Records = dict[str, dict[str, Any]]  # by reference
 
@@ -32,6 +33,9 @@ class Case(Protocol):
     def reference(self) -> str: ...
 
     def file(self, stack: LocalStack) -> None: ...
+
+    def decide(self, records: Records, sandboxes: Mapping[str, Any]) -> None:
+        """Play the provider's part once the dispute is filed (e.g. settle its deal)."""
 
     def settled(self, stack: LocalStack, records: Records) -> bool: ...
 
@@ -56,21 +60,42 @@ def records_by_reference(items: list[dict[str, Any]]) -> Records:
     return {str(record["reference"]): record for record in records if record.keys() >= WHOLE_RECORD}
 
 
-@dataclass(frozen=True)
+def ended(record: dict[str, Any] | None, expected: str) -> bool:
+    """Whether the dispute is done moving: where the case expects it ("submitted/won", "rejected"),
+    or somewhere it will not leave (a final status or resolution) even if that is unexpected.
+    An open dispute is where it is expected once the tracker has checked it (it shows the state)."""
+    if record is None or record.get("status") not in SETTLED:
+        return False
+    if outcome(record) == expected:
+        return record.get("resolution") != "open" or bool(record.get("provider_state"))
+    return record.get("status") != "submitted" or record.get("resolution") in FINAL
+
+
+@dataclass
 class QueuedCase:
-    """A dispute filed by `send` (a message, or an upload that notifies the queue)."""
+    """A dispute filed by `send` (a message, or an upload that notifies the queue); a `decision`
+    (the deal's state, and its amount) is what the provider decides once the dispute is filed."""
 
     reference: str
     provider: str
     route: str
     expected: str
     send: Callable[[LocalStack], None]
+    decision: tuple[str, str | None] | None = None
+    decided: bool = False
 
     def file(self, stack: LocalStack) -> None:
         self.send(stack)
 
+    def decide(self, records: Records, sandboxes: Mapping[str, Any]) -> None:
+        record = records.get(self.reference, {})
+        if self.decision is not None and not self.decided and record.get("status") == "submitted":
+            state, amount = self.decision
+            sandboxes[self.provider].settle(self.reference, state, amount=amount)
+            self.decided = True
+
     def settled(self, stack: LocalStack, records: Records) -> bool:
-        return records.get(self.reference, {}).get("status") in SETTLED
+        return ended(records.get(self.reference), self.expected)
 
     def row(self, records: Records) -> Row:
         record = records.get(self.reference)
@@ -92,6 +117,9 @@ class PoisonCase:
     expected: str = "dead-lettered"
     reason: str | None = None
     dead_letter_queue: str = ""
+
+    def decide(self, records: Records, sandboxes: Mapping[str, Any]) -> None:
+        pass
 
     def file(self, stack: LocalStack) -> None:
         target = stack.model.queues[self.queue].dead_letter_queue
@@ -150,16 +178,19 @@ def _repay_upload(stack: LocalStack) -> None:
 
 def queued_cases() -> list[Case]:
     return [
+        # IIMMPACT answers the end user by e-mail: no API tells the outcome.
         QueuedCase(
             "T-1001",
             "iimmpact",
             "sqs",
-            "submitted",
+            "submitted/untracked",
             _message(IIMMPACT_QUEUE, {"trxid": "T-1001", "user_email": ["buyer@example.com"]}),
         ),
         # The sandbox answers Failed: refunded automatically.
         QueuedCase("REFUNDED-1", "iimmpact", "sqs", "rejected", _message(IIMMPACT_QUEUE, {"trxid": "REFUNDED-1"})),
-        QueuedCase("D-77", "repay", "sqs", "submitted", _repay_command),
-        QueuedCase("D-78", "repay", "s3", "submitted", _repay_upload),
+        # Repay's office recognises the payment, at another amount than the dispute's: won.
+        QueuedCase("D-77", "repay", "sqs", "submitted/won", _repay_command, decision=("completed", "990.50")),
+        # ...or cancels the deal in dispute: lost.
+        QueuedCase("D-78", "repay", "s3", "submitted/lost", _repay_upload, decision=("reject_by_office", None)),
         PoisonCase(),
     ]

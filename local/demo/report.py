@@ -26,6 +26,10 @@ RECORD_FIELDS = (
     "provider_message",
     "provider_case_id",
     "error",
+    "resolution",
+    "provider_state",
+    "resolved_amount",
+    "resolved_at",
 )
 HEADER = ("dispute", "reference", "provider", "route", "status", "expected", "", "provider message")
 _MESSAGE_WIDTH = 60
@@ -39,7 +43,7 @@ class Row:
     reference: str
     provider: str
     route: str  # api, sqs or s3: how it was filed
-    status: str
+    status: str  # the status, and for a submitted dispute its resolution: "submitted/won"
     expected: str
     dispute_id: str = ""
     message: str = ""
@@ -73,12 +77,18 @@ def row_from_record(
         reference=reference,
         provider=provider,
         route=route,
-        status=str(record.get("status", "(no record)")),
+        status=outcome(record),
         expected=expected,
         dispute_id=str(record.get("dispute_id", "")),
         message=provider_says(record),
         problems=tuple(problems),
     )
+
+
+def outcome(record: dict[str, Any]) -> str:
+    """The status, and what became of a submitted dispute: "submitted/won"."""
+    status = str(record.get("status", "(no record)"))
+    return f"{status}/{record['resolution']}" if record.get("resolution") else status
 
 
 def provider_says(record: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """`make serve`: the whole service on this machine, for a developer, until Ctrl-C.
 
     python -m local.serve [--port 3000] [--visibility-timeout SECONDS] [--batching-window SECONDS]
+                          [--schedule-period SECONDS]
                           [--logs | --log-file PATH]
                           [--<provider>-url URL --<provider>-secret-file FILE]...
 
@@ -81,18 +82,20 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
             plug = sandbox_plugs().get(name)
             if spec.evidence is not None and plug is not None and plug.example_manifest is not None:
                 (files / spec.evidence.manifest).write_text(json.dumps(plug.example_manifest) + "\n", encoding="utf-8")
-        wirings, providers = list(real.values()), {}
+        wirings, providers, sandbox_urls = list(real.values()), {}, {}
         for name, real_wiring in real.items():
             where = f"REAL provider at {real_wiring.base_url}: every dispute filed goes to it"
             providers[provider_spec(name).title] = where
         for name, sandbox in start_sandboxes(resources, skip=set(real)).items():
             wirings.append(wiring(sandbox))
+            sandbox_urls[name] = sandbox.base_url
             providers[provider_spec(name).title] = f"sandbox at {sandbox.base_url} ({sandbox_plugs()[name].notes})"
         stack = LocalStack(
             providers=wirings,
             http_port=arguments.port,
             visibility_timeout_override=arguments.visibility_timeout,
             batching_window_override=arguments.batching_window,
+            schedule_override=arguments.schedule_period,
         )
         try:
             resources.enter_context(stack)
@@ -101,7 +104,7 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
                 raise
             print(f"port {arguments.port} is in use: choose another with --port N (0: any free port)", file=out)
             return 1
-        print(Banner(stack, providers, files, log_file).render(), file=out, flush=True)
+        print(Banner(stack, providers, files, log_file, sandbox_urls).render(), file=out, flush=True)
         while True:
             time.sleep(3600)
 
@@ -137,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="every event source's batching window, 0 to deliver at once (default: the template's)",
+    )
+    parser.add_argument(
+        "--schedule-period",
+        type=float,
+        metavar="SECONDS",
+        help="every schedule's period (the outcome trackers'), to see outcomes sooner (default: the template's)",
     )
     logs = parser.add_mutually_exclusive_group()
     logs.add_argument("--logs", action="store_true", help="print the functions' log lines here")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dispute_gateway.providers import registry
+from dispute_gateway.providers import ProviderSpec, registry
 from local.providers import sandbox_plugs
 from local.stack import FAKE_CREDENTIALS, LocalStack
+from tests.sandboxes.server import ProviderSandbox
 
 TABLE = "DisputesTable"
 BUCKET = "EvidenceBucket"
@@ -28,6 +30,7 @@ class Banner:
     providers: Mapping[str, str]  # provider title -> where it is
     files: Path  # folder of the sample receipt.pdf and each evidence provider's manifest
     log_file: Path | None  # None: the function logs go to the terminal
+    sandbox_urls: Mapping[str, str] = field(default_factory=dict)  # provider name -> its sandbox's base URL
 
     def render(self) -> str:
         return "\n".join([*self._where(), "", *self._examples(), "", "Ctrl-C stops everything."])
@@ -57,6 +60,9 @@ class Banner:
                 rows.append(
                     ("", f"dead letters after {queue.max_receive_count} receives: {stack.ref(queue.dead_letter_queue)}")
                 )
+        for scheduler in stack.schedulers:
+            period = f"every {scheduler.period_seconds:g} s" if scheduler.period_seconds else "not run locally"
+            rows.append((f"schedule {scheduler.schedule.logical_id}", f"-> {scheduler.function.name} ({period})"))
         rows += [(name, where) for name, where in self.providers.items()]
         logs = f"{self.log_file} (JSON lines)" if self.log_file is not None else "this terminal"
         rows.append(("function logs", logs))
@@ -106,6 +112,9 @@ class Banner:
                     f"  {aws} s3 cp {manifest} s3://{bucket}/{folder}{spec.evidence.manifest} "
                     "--content-type application/json",
                 ]
+        for name, plug in plugs_by_name(plugs).items():
+            if plug.controls and name in self.sandbox_urls:
+                lines += ["  " + line.replace("{base_url}", self.sandbox_urls[name]) for line in plug.controls]
         dead_letters = stack.model.queues[stack.provider_queue(first.name)].dead_letter_queue
         lines += [
             "  # what could not be filed at all waits in a dead-letter queue, with its reason",
@@ -113,3 +122,7 @@ class Banner:
             "--message-attribute-names All",
         ]
         return lines
+
+
+def plugs_by_name(plugs: list[tuple[ProviderSpec, ProviderSandbox[Any]]]) -> dict[str, ProviderSandbox[Any]]:
+    return {spec.name: plug for spec, plug in plugs}

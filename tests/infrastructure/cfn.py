@@ -137,12 +137,22 @@ class ProviderBlock:
     """A provider's resources, found in the template from its spec's variable names alone."""
 
     name: str
-    function: str  # its worker, whose environment names the provider's secret
+    function: str  # its worker: the function that names the provider's secret and polls its queue
     queue: str  # what the worker's event source polls
     dead_letter_queue: str  # the queue's redrive target
     secret: str
     log_group: str
     role: str
+    tracker: str | None  # its outcome tracker: the function that names the secret and runs on a schedule
+
+
+def scheduled(resources: dict[str, Any], function: str) -> bool:
+    """Whether an EventBridge rule targets the function."""
+    return any(
+        target["Arn"] == arn_of(function)
+        for rule in of_type(resources, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+    )
 
 
 def provider_blocks(resources: dict[str, Any]) -> list[ProviderBlock]:
@@ -151,11 +161,14 @@ def provider_blocks(resources: dict[str, Any]) -> list[ProviderBlock]:
 
     blocks = []
     for spec in registry().values():
-        (function,) = [
+        reading = [
             name
             for name, function in of_type(resources, "AWS::Lambda::Function").items()
             if spec.secret_variable in function["Properties"].get("Environment", {}).get("Variables", {})
         ]
+        (function,) = [name for name in reading if event_source_mappings(resources, name)]
+        trackers = [name for name in reading if scheduled(resources, name)]
+        assert len(trackers) == (1 if spec.tracks_outcomes else 0), (spec.name, trackers)
         (mapping,) = event_source_mappings(resources, function)
         queue = mapping["EventSourceArn"]["Fn::GetAtt"][0]
         variables = environment(resources, function)
@@ -170,6 +183,7 @@ def provider_blocks(resources: dict[str, Any]) -> list[ProviderBlock]:
                 secret=variables[spec.secret_variable]["Ref"],
                 log_group=log_group_id_of(resources, function),
                 role=role_of(resources, function),
+                tracker=trackers[0] if trackers else None,
             )
         )
     return blocks

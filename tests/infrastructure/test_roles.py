@@ -109,9 +109,30 @@ def _api(blocks: list[ProviderBlock]) -> list[Statement]:
     ]
 
 
+def _tracker(resources: dict[str, Any], block: ProviderBlock, tracker: str) -> list[Statement]:
+    """An outcome tracker reads the due disputes of the outcome index and writes their outcome."""
+    return [
+        _logs(log_group_id_of(resources, tracker)),
+        XRAY,
+        (
+            "DisputesDueForACheck",
+            ["dynamodb:Query"],
+            [{"Fn::Sub": "${DisputesTable.Arn}/index/outcome-check-index"}],
+            None,
+        ),
+        ("DisputeOutcomes", ["dynamodb:UpdateItem"], [arn_of("DisputesTable")], None),
+        ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref(block.secret)], None),
+    ]
+
+
 def _expected(resources: dict[str, Any]) -> dict[str, list[Statement]]:
     blocks = provider_blocks(resources)
     expected = {block.role: _worker(block, provider_spec(block.name).evidence is not None) for block in blocks}
+    expected |= {
+        role_of(resources, block.tracker): _tracker(resources, block, block.tracker)
+        for block in blocks
+        if block.tracker is not None
+    }
     return {**expected, role_of(resources, "ApiFunction"): _api(blocks)}
 
 
@@ -213,7 +234,10 @@ def test_secrets_are_read_only_by_their_own_worker(resources):
         )
         for secret in of_type(resources, "AWS::SecretsManager::Secret")
     }
-    assert readers == {block.secret: [block.role] for block in provider_blocks(resources)}
+    assert readers == {
+        block.secret: sorted([block.role, *([role_of(resources, block.tracker)] if block.tracker else [])])
+        for block in provider_blocks(resources)
+    }
 
 
 def test_worker_consumes_only_the_queue_its_event_source_polls(resources):

@@ -98,6 +98,28 @@ def repay_app(
     return cold_start
 
 
+@pytest.fixture
+def tracker_app(
+    aws: AwsResources, repay_sandbox: RepaySandbox, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., ModuleType]:
+    """A cold start of the outcome_tracker function for Repay, wired to moto and the sandbox."""
+    put_secret(aws.repay_secret_id, {"api_key": repay_sandbox.api_key, "origin": "merchant.example"})
+
+    def cold_start(**environment: str) -> ModuleType:
+        defaults = {
+            "DISPUTES_TABLE": aws.table,
+            "REPAY_BASE_URL": repay_sandbox.base_url,
+            "REPAY_SECRET_ID": aws.repay_secret_id,
+            "OUTCOME_CHECK_INTERVAL_SECONDS": "0",
+            "PROVIDER_READ_TIMEOUT_SECONDS": "1",
+        }
+        for name, value in {**defaults, **environment}.items():
+            monkeypatch.setenv(name, value)
+        return load_function("outcome_tracker")
+
+    return cold_start
+
+
 @dataclass
 class ApiAnswer:
     status: int

@@ -69,6 +69,19 @@ def test_repay_samples(aws, repay_sandbox, repay_app) -> None:
     ]
 
 
+def test_outcome_tracker_sample(aws, repay_sandbox, repay_app, tracker_app) -> None:
+    from tests.conftest import deliver
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=aws.evidence_bucket, Key="repay/D-80/c/receipt.pdf", Body=samples.pdf("receipt"))
+    evidence = [{"key": "repay/D-80/c/receipt.pdf", "content_type": "application/pdf"}]
+    deliver(repay_app(), {"deal_id": "D-80", "new_amount": "5", "evidence": evidence})
+    repay_sandbox.settle("D-80", "completed")
+    summary = tracker_app().lambda_handler(sample("outcome_tracker/scheduled.json"), FakeLambdaContext())
+    assert summary["resolved"] == 1
+    assert aws.only_record()["resolution"] == "won"
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [

@@ -5,7 +5,12 @@ with ``GET /api/v1/external/deals/{id}``, disputes opened with a ``multipart/for
 one ``files`` part per file (each with its own type and a Latin name) and a ``new_amount``.
 Repay never refuses a repeated dispute -- each one moves the deal on to ``proceedingsN`` -- so
 every dispute opened is recorded, and queued faults (the IIMMPACT sandbox's ``Fault``) let
-exactly-once logic be tested over real HTTP rather than against mocks.
+exactly-once logic be tested over real HTTP rather than against mocks. Deal lookups have a
+queue of faults of their own, so that a test can fail one call without touching the other.
+
+Repay's office later decides a dispute: ``settle`` plays that decision, putting the deal in
+its final state (``completed`` when won, ``reject_by_office`` when lost) and, on a win,
+possibly at an amount that is neither the original nor the one the dispute asked for.
 
 Run it for another process with ``python -m tests.sandboxes.repay --port N``.
 """
@@ -43,10 +48,12 @@ from tests.sandboxes.server import (
 
 DEFAULT_API_KEY = "repay_sandbox_key"
 FIRST_SIGHT_STATE = "rejected_timeout"
+DEFAULT_AMOUNT = "1000"  # a deal's amount until `settle` (or `amounts`) says otherwise
 MAX_BODY = 2 << 30  # comfortably above the 1 GiB the benchmarks need; larger is refused, not buffered
 LATIN_MESSAGE = "The names of attached files must be written in Latin."
 
 _DEAL_PATH = re.compile(r"/api/v1/external/deals/([^/]+)(/disputes)?")
+_SETTLE_PATH = re.compile(r"/_sandbox/deals/([^/]+)")
 _AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
 _LATIN = re.compile(r"[ -~]+")
 _PROCEEDINGS = re.compile(r"proceedings([0-9]*)")
@@ -126,15 +133,35 @@ class RepaySandbox(SandboxLifecycle):
         self.api_key = api_key
         self.keep_bodies = keep_bodies
         self.deals: dict[str, str] = {}
+        self.amounts: dict[str, str] = {}  # by deal id; DEFAULT_AMOUNT when absent
         self.unknown: set[str] = set()
         self.disputes: list[ReceivedDispute] = []
         self.requests: list[ReceivedRequest] = []
         self._faults: deque[Fault] = deque()
+        self._lookup_faults: deque[Fault] = deque()
         self._lock = threading.Lock()
 
     def inject(self, *faults: Fault) -> None:
+        """Faults for the next dispute POSTs that pass Repay's checks (deal lookups are not affected)."""
         with self._lock:
             self._faults.extend(faults)
+
+    def inject_lookup(self, *faults: Fault) -> None:
+        """Faults for the next deal lookups (GET) that pass Repay's checks; disputes are not affected.
+
+        A lookup changes nothing, so there is nothing to do before failing: ``act`` is refused."""
+        if any(fault.act for fault in faults):
+            raise ValueError("act has no meaning for a deal lookup")
+        with self._lock:
+            self._lookup_faults.extend(faults)
+
+    def settle(self, deal_id: str, state: str, amount: str | None = None) -> None:
+        """Put the deal in `state` as Repay's office would on deciding its dispute ("completed",
+        "reject_by_office", or any other state), and at `amount` when given."""
+        with self._lock:
+            self.deals[deal_id] = state
+            if amount is not None:
+                self.amounts[deal_id] = amount
 
     def rotate_credentials(self, api_key: str) -> None:
         with self._lock:
@@ -145,12 +172,14 @@ class RepaySandbox(SandboxLifecycle):
             return sum(1 for dispute in self.disputes if dispute.deal_id == deal_id)
 
     def reset(self) -> None:
-        """Forget everything that happened, deal states included; keeps key, latency and ``unknown``."""
+        """Forget everything that happened, deal states and amounts included; keeps key, latency and ``unknown``."""
         with self._lock:
             self.requests.clear()
             self.disputes.clear()
             self.deals.clear()
+            self.amounts.clear()
             self._faults.clear()
+            self._lookup_faults.clear()
 
     def authorized(self, presented: str | None) -> bool:
         with self._lock:
@@ -166,10 +195,20 @@ class RepaySandbox(SandboxLifecycle):
             self.deals.setdefault(deal_id, FIRST_SIGHT_STATE)
         return True
 
-    def deal(self, deal_id: str) -> Answer:
+    def deal(self, deal_id: str) -> Answer | None:
+        """The answer to a deal lookup, or None to drop the connection unanswered."""
+        with self._lock:
+            fault = self._lookup_faults.popleft() if self._lookup_faults else Fault()
+        time.sleep(fault.delay)
+        if fault.drop:
+            return None
+        if fault.status is not None:
+            return _failure(fault.status)
+        # Read after the delay: a slow answer tells the deal as it is when the answer leaves.
         with self._lock:
             state = self.deals.setdefault(deal_id, FIRST_SIGHT_STATE)
-        payload = {"id": deal_id, "amount_usdt": "10.00", "amount": "1000", "currency": "RUB"}
+            amount = self.amounts.get(deal_id, DEFAULT_AMOUNT)
+        payload = {"id": deal_id, "amount_usdt": "10.00", "amount": amount, "currency": "RUB"}
         return 200, _envelope(200, payload=payload | {"state": state, "receiver_info": {}})
 
     def dispute(self, deal_id: str, form: _Form, headers: dict[str, str]) -> Answer | None:
@@ -272,6 +311,16 @@ def _faults_from(payload: Any) -> list[Fault] | None:
     return faults if sound else None
 
 
+def _settlement_from(payload: Any) -> tuple[str, str | None] | None:
+    """The state and amount of a ``POST /_sandbox/deals/{id}`` body, or None when it is not one."""
+    if not isinstance(payload, dict) or not set(payload) <= {"state", "amount"}:
+        return None
+    state, amount = payload.get("state"), payload.get("amount")
+    if not (isinstance(state, str) and state) or not (amount is None or isinstance(amount, str)):
+        return None
+    return state, amount
+
+
 class _Handler(SandboxHandler):
     server_version = "repay-sandbox"
     server: SandboxServer[RepaySandbox]
@@ -311,6 +360,7 @@ class _Handler(SandboxHandler):
             payload = json.loads(body)
         except ValueError:
             payload = None
+        settled = _SETTLE_PATH.fullmatch(path)
         if path == "/_sandbox/faults":
             faults = _faults_from(payload)
             if faults is None:
@@ -318,6 +368,23 @@ class _Handler(SandboxHandler):
                 return
             sandbox.inject(*faults)
             self._send(200, {"queued": len(faults)})
+        elif path == "/_sandbox/lookup-faults":
+            faults = _faults_from(payload)
+            if faults is None or any(fault.act for fault in faults):
+                self._send(*_failure(400, "Expected a JSON list of objects with Fault fields, without act."))
+                return
+            sandbox.inject_lookup(*faults)
+            self._send(200, {"queued": len(faults)})
+        elif settled is not None:
+            settlement = _settlement_from(payload)
+            if settlement is None:
+                self._send(*_failure(400, 'Expected {"state": "...", "amount"?: "..."}.'))
+                return
+            deal_id = unquote(settled[1])
+            sandbox.settle(deal_id, *settlement)
+            with sandbox._lock:
+                state, amount = sandbox.deals[deal_id], sandbox.amounts.get(deal_id, DEFAULT_AMOUNT)
+            self._send(200, {"id": deal_id, "state": state, "amount": amount})
         elif path == "/_sandbox/deals":
             if not isinstance(payload, dict) or not all(isinstance(v, str) for v in payload.values()):
                 self._send(*_failure(400, "Expected a JSON object of deal id to state."))
@@ -405,6 +472,10 @@ SANDBOX = ProviderSandbox(
     },
     example_uploads=("repay/D-2/cmd1/receipt.pdf",),
     example_manifest={"new_amount": "1000"},
+    controls=(
+        '# Repay\'s office decides D-2\'s dispute: won at 990.50 (or {"state": "reject_by_office"}: lost)',
+        'curl -s -X POST {base_url}/_sandbox/deals/D-2 -d \'{"state": "completed", "amount": "990.50"}\'',
+    ),
 )
 
 

@@ -186,3 +186,5 @@ class ProviderSandbox(Generic[SandboxT]):
     example: Mapping[str, Any]
     example_uploads: tuple[str, ...] = ()
     example_manifest: Mapping[str, Any] | None = None
+    # Shell commands playing the provider's part (e.g. deciding a dispute); {base_url} is the sandbox's.
+    controls: tuple[str, ...] = ()

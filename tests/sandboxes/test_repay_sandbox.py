@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,9 +50,17 @@ def dispute(
     )
 
 
-def deal(sandbox: RepaySandbox, deal_id: str, api_key: str | None = None) -> requests.Response:
+def deal(sandbox: RepaySandbox, deal_id: str, api_key: str | None = None, timeout: float = 2.0) -> requests.Response:
     headers = {"api-key": sandbox.api_key if api_key is None else api_key}
-    return requests.get(f"{sandbox.base_url}/api/v1/external/deals/{deal_id}", headers=headers, timeout=2)
+    return requests.get(f"{sandbox.base_url}/api/v1/external/deals/{deal_id}", headers=headers, timeout=timeout)
+
+
+def looked_up(sandbox: RepaySandbox, deal_id: str) -> tuple[str, str]:
+    """The deal's state and amount, as a lookup answers them."""
+    answer = deal(sandbox, deal_id)
+    assert answer.status_code == 200, answer.text
+    payload = answer.json()["payload"]
+    return payload["state"], payload["amount"]
 
 
 def raw_dispute(sandbox: RepaySandbox, body: bytes, boundary: str = "b0undary") -> requests.Response:
@@ -345,6 +354,134 @@ def test_http_control_endpoints(sandbox: RepaySandbox) -> None:
     assert [(r["method"], r["answered_status"]) for r in received] == [("POST", 503), ("POST", 200)]
     assert requests.post(f"{control}/reset", timeout=2).status_code == 200
     assert sandbox.requests == [] and sandbox.disputes == [] and sandbox.deals == {}
+
+
+# -- what became of a deal ----------------------------------------------------------------------------
+def test_amounts_are_per_deal(sandbox: RepaySandbox) -> None:
+    sandbox.amounts["D-20"] = "750.50"
+    assert looked_up(sandbox, "D-20") == ("rejected_timeout", "750.50")
+    assert looked_up(sandbox, "D-21") == ("rejected_timeout", "1000")
+    # A dispute asks for a new amount; only Repay's office changes the deal's.
+    assert dispute(sandbox, "D-20", data={"new_amount": "500"}).status_code == 200
+    assert looked_up(sandbox, "D-20") == ("proceedings", "750.50")
+
+
+def test_the_office_settles_a_disputed_deal(sandbox: RepaySandbox) -> None:
+    for deal_id in ("D-22", "D-23"):
+        assert dispute(sandbox, deal_id, data={"new_amount": "1500.50"}).status_code == 200
+        assert dispute(sandbox, deal_id, data={"new_amount": "1500.50"}).status_code == 200
+    sandbox.settle("D-22", "completed", "1234.56")  # won, at neither the original nor the asked amount
+    sandbox.settle("D-23", "reject_by_office")  # lost: the amount stays
+    assert looked_up(sandbox, "D-22") == ("completed", "1234.56")
+    assert looked_up(sandbox, "D-23") == ("reject_by_office", "1000")
+    # Any state, for a deal never seen before too; a state without an amount keeps the amount.
+    sandbox.settle("D-24", "proceedings4", "99")
+    sandbox.settle("D-24", "proceedings5")
+    assert looked_up(sandbox, "D-24") == ("proceedings5", "99")
+    # A new dispute on a settled deal moves it on as before.
+    assert dispute(sandbox, "D-22").status_code == 200
+    assert looked_up(sandbox, "D-22") == ("proceedings", "1234.56")
+    assert sandbox.disputes_for("D-22") == 3
+    sandbox.reset()
+    assert sandbox.amounts == {} and sandbox.deals == {}
+    assert looked_up(sandbox, "D-22") == ("rejected_timeout", "1000")
+
+
+def test_settling_over_http(sandbox: RepaySandbox) -> None:
+    url = f"{sandbox.base_url}/_sandbox/deals"
+    answer = requests.post(f"{url}/D-30", json={"state": "completed", "amount": "900"}, timeout=2)
+    assert answer.status_code == 200
+    assert answer.json() == {"id": "D-30", "state": "completed", "amount": "900"}
+    assert looked_up(sandbox, "D-30") == ("completed", "900")
+    answer = requests.post(f"{url}/D-30", json={"state": "reject_by_office"}, timeout=2)
+    assert answer.json() == {"id": "D-30", "state": "reject_by_office", "amount": "900"}
+    # The id is a path segment, percent-decoded as the API's own paths are.
+    assert requests.post(f"{url}/D%2031", json={"state": "completed"}, timeout=2).status_code == 200
+    assert sandbox.deals["D 31"] == "completed"
+    bad_bodies: list[Any] = [
+        [],
+        "completed",
+        {},
+        {"state": ""},
+        {"state": 1},
+        {"amount": "5"},
+        {"state": "completed", "amount": 5},
+        {"state": "completed", "colour": "red"},
+    ]
+    for bad in bad_bodies:
+        refused = requests.post(f"{url}/D-32", json=bad, timeout=2)
+        assert refused.status_code == 400 and refused.json()["status_code"] == 400, bad
+    assert requests.post(f"{url}/D-32", data=b"{not json", timeout=2).status_code == 400
+    assert requests.post(f"{url}/D-32/more", json={"state": "completed"}, timeout=2).status_code == 404
+    assert "D-32" not in sandbox.deals and "D-32" not in sandbox.amounts
+    # The states are listed as before; a reset over HTTP forgets the amounts too.
+    assert requests.get(url, timeout=2).json() == {"D-30": "reject_by_office", "D 31": "completed"}
+    assert requests.post(f"{sandbox.base_url}/_sandbox/reset", timeout=2).status_code == 200
+    assert sandbox.amounts == {}
+
+
+@pytest.mark.parametrize("status", [404, 429, 500, 503])
+def test_lookup_status_faults(sandbox: RepaySandbox, status: int) -> None:
+    sandbox.inject_lookup(Fault(status=status))
+    failed = deal(sandbox, "D-40")
+    assert failed.status_code == status
+    assert failed.json() == {"status_code": status, "error": failed.json()["error"], "payload": {}}
+    assert failed.json()["error"]["message"]
+    assert ("Retry-After" in failed.headers) is (status == 429)
+    assert looked_up(sandbox, "D-40") == ("rejected_timeout", "1000")
+    assert [r.answered_status for r in sandbox.requests] == [status, 200]
+
+
+def test_lookup_and_dispute_faults_are_kept_apart(sandbox: RepaySandbox) -> None:
+    sandbox.inject_lookup(Fault(status=502))
+    sandbox.inject(Fault(status=504))
+    # Each call spends only its own kind of fault, and only once past Repay's checks.
+    assert deal(sandbox, "D-41", api_key="wrong").status_code == 401
+    assert deal(sandbox, "UNKNOWN-4").status_code == 404
+    assert dispute(sandbox, "D-41").status_code == 504
+    assert dispute(sandbox, "D-41").status_code == 200
+    assert deal(sandbox, "D-41").status_code == 502
+    assert looked_up(sandbox, "D-41") == ("proceedings", "1000")
+
+
+def test_dropped_and_slow_lookups(sandbox: RepaySandbox) -> None:
+    sandbox.inject_lookup(Fault(drop=True), Fault(delay=0.4), Fault(delay=0.3))
+    with pytest.raises(requests.ConnectionError):
+        deal(sandbox, "D-42")
+    with pytest.raises(requests.ReadTimeout):
+        deal(sandbox, "D-42", timeout=0.15)
+    # A slow answer tells the deal as it is when the answer leaves.
+    waiting = threading.Timer(0.1, sandbox.settle, ("D-42", "completed", "1200"))
+    waiting.start()
+    started = time.monotonic()
+    answer = deal(sandbox, "D-42")
+    assert time.monotonic() - started >= 0.3
+    waiting.join()
+    payload = answer.json()["payload"]
+    assert (payload["id"], payload["state"], payload["amount"]) == ("D-42", "completed", "1200")
+    assert wait_for(lambda: len(sandbox.requests) == 3 and sandbox.requests[1].answered_status == 200, 2.0)
+    assert [r.answered_status for r in sandbox.requests] == [None, 200, 200]
+
+
+def test_a_lookup_fault_cannot_act(sandbox: RepaySandbox) -> None:
+    with pytest.raises(ValueError, match="act"):
+        sandbox.inject_lookup(Fault(status=503), Fault(status=500, act=True))
+    assert looked_up(sandbox, "D-43") == ("rejected_timeout", "1000")
+
+
+def test_lookup_faults_over_http(sandbox: RepaySandbox) -> None:
+    control = f"{sandbox.base_url}/_sandbox"
+    answer = requests.post(f"{control}/lookup-faults", json=[{"status": 503}, {"status": 500}], timeout=2)
+    assert answer.json() == {"queued": 2}
+    assert requests.post(f"{control}/lookup-faults", json={"delay": 0}, timeout=2).json() == {"queued": 1}
+    bad_faults: list[Any] = [[{"colour": 1}], [{"status": "503"}], {"delay": -1}, {"drop": 1}, "fault", {"act": True}]
+    for bad in bad_faults:
+        assert requests.post(f"{control}/lookup-faults", json=bad, timeout=2).status_code == 400, bad
+    assert dispute(sandbox, "D-44").status_code == 200
+    assert [deal(sandbox, "D-44").status_code for _ in range(4)] == [503, 500, 200, 200]
+    requests.post(f"{control}/lookup-faults", json={"status": 503}, timeout=2)
+    assert requests.post(f"{control}/reset", timeout=2).status_code == 200
+    assert deal(sandbox, "D-44").status_code == 200
 
 
 def test_command_line_runs_a_sandbox_for_another_process() -> None:

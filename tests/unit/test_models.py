@@ -79,3 +79,55 @@ def test_the_schema_refuses_the_domains_email_validator_refuses() -> None:
     from dispute_gateway.models import SPECIAL_USE_DOMAINS
 
     assert sorted(SPECIAL_USE_DOMAINS) == sorted(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def test_history_keeps_the_last_fifty_entries_oldest_first() -> None:
+    from dispute_gateway.models import DisputeRecord, Source, Status
+    from dispute_gateway.store import history_entry, with_entry
+
+    record = DisputeRecord(
+        dispute_id="d",
+        provider="p",
+        reference="r",
+        source=Source.SQS,
+        status=Status.SUBMITTING,
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at="2026-01-01T00:00:00.000Z",
+        request_fingerprint="f",
+        history=[history_entry(Status.RECEIVED, n, at=f"2026-01-01T00:00:{n:02d}.000Z") for n in range(50)],
+    )
+    stored = with_entry(
+        record, history_entry(Status.FAILED, 50, fields={"error": "gave up"}, at="2026-01-02T00:00:00.000Z")
+    )
+    assert len(stored) == 50
+    assert stored[0]["attempts"] == 1 and stored[-1] == {
+        "at": "2026-01-02T00:00:00.000Z",
+        "status": "failed",
+        "attempts": 50,
+        "message": "gave up",
+    }
+
+
+def test_checks_back_off_from_the_base_interval_to_a_day_and_start_over_on_a_change() -> None:
+    from dispute_gateway.models import DisputeRecord, Source, Status
+    from dispute_gateway.outcomes import next_interval
+
+    record = DisputeRecord(
+        dispute_id="d",
+        provider="p",
+        reference="r",
+        source=Source.SQS,
+        status=Status.SUBMITTED,
+        created_at="t",
+        updated_at="t",
+        request_fingerprint="f",
+        provider_state="proceedings",
+    )
+    intervals = []
+    for _ in range(9):
+        interval = next_interval(record, "proceedings", 900)
+        intervals.append(interval)
+        record = record.model_copy(update={"check_interval": interval})
+    assert intervals == [900, 1800, 3600, 7200, 14400, 28800, 57600, 86400, 86400]
+    assert next_interval(record, "proceedings2", 900) == 900
+    assert next_interval(record, "proceedings", 0) == 0

@@ -67,13 +67,13 @@ def _variable(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
     return field.alias if field is not None and field.alias else name
 
 
-class WorkerSettings(_Settings):
-    """What every SQS worker needs besides its provider's own settings."""
+class ProviderSettings(_Settings):
+    """Reaching a provider: its base URL and secret (variables named after the provider, see
+    `provider_settings_model`), the time-outs of its calls, how long its secret is cached."""
 
-    dead_letter_queue_url: NonEmpty = Field(alias="DEAD_LETTER_QUEUE_URL")
-    # The queue's redrive policy moves a message after this many receives; the worker
-    # records `failed` on that last delivery (template passes the same parameter to both).
-    max_receive_count: int = Field(DEFAULT_MAX_RECEIVE_COUNT, ge=1, le=1000, alias="QUEUE_MAX_RECEIVE_COUNT")
+    provider_base_url: AnyHttpUrl
+    provider_secret_id: NonEmpty
+    # Calls at once (a batch's records, one HTTP connection each).
     worker_concurrency: int = Field(DEFAULT_WORKER_CONCURRENCY, ge=1, le=100, alias="WORKER_CONCURRENCY")
     # Seconds kept back from the Lambda's remaining time so a call that times out still
     # leaves time to write its outcome.
@@ -81,6 +81,37 @@ class WorkerSettings(_Settings):
     connect_timeout_seconds: float = Field(3.05, gt=0, le=30, alias="PROVIDER_CONNECT_TIMEOUT_SECONDS")
     read_timeout_seconds: float = Field(20.0, gt=0, le=300, alias="PROVIDER_READ_TIMEOUT_SECONDS")
     secret_max_age_seconds: int = Field(300, ge=0, le=86400, alias="SECRET_MAX_AGE_SECONDS")
+
+    @field_validator("provider_base_url", mode="after")
+    @classmethod
+    def _no_query(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        if url.query or url.fragment:
+            raise ValueError("must be a base URL without query or fragment")
+        return url
+
+    @property
+    def base_url(self) -> str:
+        return str(self.provider_base_url).rstrip("/")
+
+
+class WorkerSettings(ProviderSettings):
+    """What every SQS worker needs besides its provider's own settings."""
+
+    dead_letter_queue_url: NonEmpty = Field(alias="DEAD_LETTER_QUEUE_URL")
+    # The queue's redrive policy moves a message after this many receives; the worker
+    # records `failed` on that last delivery (template passes the same parameter to both).
+    max_receive_count: int = Field(DEFAULT_MAX_RECEIVE_COUNT, ge=1, le=1000, alias="QUEUE_MAX_RECEIVE_COUNT")
+
+
+class TrackerSettings(ProviderSettings):
+    """The outcome tracker of a provider (CONTRACT section 9)."""
+
+    # The least time between two checks of one dispute; it doubles while nothing changes, up to
+    # a day. 0: every open dispute is checked on every run.
+    check_interval_seconds: int = Field(900, ge=0, le=86400, alias="OUTCOME_CHECK_INTERVAL_SECONDS")
+    tracking_days: int = Field(30, ge=1, le=3650, alias="OUTCOME_TRACKING_DAYS")
+    # Disputes checked at most per run; the rest are due in the next one.
+    page_size: int = Field(100, ge=1, le=1000, alias="OUTCOME_CHECKS_PER_RUN")
 
 
 class EvidenceSettings(_Settings):
@@ -108,37 +139,22 @@ class EvidenceSettings(_Settings):
         return frozenset(self.evidence_allowed_types.split(","))
 
 
-class ProviderWorkerSettings(WorkerSettings):
-    """A worker's settings: WorkerSettings plus its provider's base URL and secret, whose variables
-    take the provider's name (see `provider_settings_model`)."""
-
-    provider_base_url: AnyHttpUrl
-    provider_secret_id: NonEmpty
-
-    @field_validator("provider_base_url", mode="after")
-    @classmethod
-    def _no_query(cls, url: AnyHttpUrl) -> AnyHttpUrl:
-        if url.query or url.fragment:
-            raise ValueError("must be a base URL without query or fragment")
-        return url
-
-    @property
-    def base_url(self) -> str:
-        return str(self.provider_base_url).rstrip("/")
+SettingsRole = TypeVar("SettingsRole", bound=ProviderSettings)
 
 
 @cache
-def provider_settings_model(spec: ProviderSpec) -> type[ProviderWorkerSettings]:
-    """The settings model of `spec`'s worker: `{NAME}_BASE_URL` (default the provider's production
-    host) and `{NAME}_SECRET_ID`, with whatever else its spec asks for (e.g. EvidenceSettings)."""
-    bases: tuple[type[BaseModel], ...] = (ProviderWorkerSettings, *spec.settings)
+def provider_settings_model(spec: ProviderSpec, role: type[SettingsRole]) -> type[SettingsRole]:
+    """The settings model of one of `spec`'s functions (`role`: WorkerSettings, TrackerSettings):
+    `{NAME}_BASE_URL` (default the provider's production host) and `{NAME}_SECRET_ID`, and for its
+    worker whatever else its spec asks for (e.g. EvidenceSettings)."""
+    bases: tuple[type[BaseModel], ...] = (role, *(spec.settings if issubclass(role, WorkerSettings) else ()))
     model = create_model(
-        f"{spec.name.capitalize()}WorkerSettings",
+        f"{spec.name.capitalize()}{role.__name__}",
         __base__=bases,
         provider_base_url=(AnyHttpUrl, Field(AnyHttpUrl(spec.default_base_url), alias=spec.base_url_variable)),
         provider_secret_id=(NonEmpty, Field(alias=spec.secret_variable)),
     )
-    return cast(type[ProviderWorkerSettings], model)
+    return cast(type[SettingsRole], model)
 
 
 class ApiSettings(EvidenceSettings):

@@ -95,7 +95,10 @@ def caller_view(record: DisputeRecord) -> DisputeView:
     """The record as the API answers it. Provider answers can carry e-mail addresses (one provider's
     names its support address); an answer never shows one the caller did not send."""
     view = record.view()
-    scrubbed = {name: _scrub(getattr(view, name)) for name in ("provider_response", "provider_message", "error")}
+    scrubbed: dict[str, Any] = {
+        name: _scrub(getattr(view, name)) for name in ("provider_response", "provider_message", "error")
+    }
+    scrubbed["history"] = [entry.model_copy(update={"message": _scrub(entry.message)}) for entry in view.history]
     return view.model_copy(update=scrubbed)
 
 

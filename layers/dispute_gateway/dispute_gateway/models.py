@@ -65,6 +65,22 @@ class Status(StrEnum):
         return self in (Status.SUBMITTED, Status.REJECTED)
 
 
+class Resolution(StrEnum):
+    """What became of a submitted dispute (CONTRACT section 9)."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+    UNTRACKED = "untracked"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not Resolution.OPEN
+
+
+HISTORY_LIMIT = 50
+
+
 # Printable text that neither starts nor ends with a space. Values are taken exactly as sent
 # (never trimmed): the API's schema then says precisely what the server accepts.
 PRINTABLE = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
@@ -307,6 +323,19 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class HistoryEntry(BaseModel):
+    """One change of a dispute's status or resolution."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    at: str
+    status: Status
+    resolution: Resolution | None = None
+    attempts: int = 0
+    provider_http_status: int | None = None
+    message: str | None = None
+
+
 class DisputeView(BaseModel):
     """A dispute as callers read it (contract section 3)."""
 
@@ -325,6 +354,12 @@ class DisputeView(BaseModel):
     provider_message: str | None = None
     provider_case_id: str | None = None
     error: str | None = None
+    resolution: Resolution | None = None
+    provider_state: str | None = None
+    resolved_amount: str | None = None
+    resolved_at: str | None = None
+    # Oldest first, the last HISTORY_LIMIT changes of status or resolution.
+    history: list[HistoryEntry] = Field(default_factory=list)
 
 
 class DisputeRecord(DisputeView):
@@ -341,6 +376,13 @@ class DisputeRecord(DisputeView):
     # Set once the API's command for it is on its queue; a record without it was written by
     # a call whose send failed, and the caller's retry sends it.
     queued_at: str | None = None
+    # While the resolution is open: the provider's name (the outcome index's partition key, gone
+    # once the resolution is final), when the next check is due (its sort key), the interval the
+    # checks back off to, and since when the dispute is followed.
+    tracked_provider: str | None = None
+    next_check_at: str | None = None
+    check_interval: int | None = None
+    tracked_since: str | None = None
 
     def view(self) -> DisputeView:
         return DisputeView.model_validate(self.model_dump(include=set(DisputeView.model_fields)))

@@ -20,7 +20,7 @@ from aws_lambda_powertools.logging.lambda_context import build_lambda_context_mo
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities import jmespath_utils
 
-from .models import Status
+from .models import Resolution, Status
 from .redaction import redact
 
 
@@ -73,11 +73,24 @@ _METRIC_BY_STATUS = {
 }
 
 
+_METRIC_BY_RESOLUTION = {Resolution.WON: "DisputesWon", Resolution.LOST: "DisputesLost"}
+
+
+def count_resolution(provider: str, resolution: Resolution) -> None:
+    """One data point per dispute settled (won, lost), with its provider as the dimension."""
+    name = _METRIC_BY_RESOLUTION.get(resolution)
+    if name is not None:
+        _count(name, provider)
+
+
 def count_outcome(provider: str, status: Status) -> None:
     """One data point per dispute outcome, with its provider as the dimension."""
     name = _METRIC_BY_STATUS.get(status)
-    if name is None:
-        return
+    if name is not None:
+        _count(name, provider)
+
+
+def _count(name: str, provider: str) -> None:
     # A metric of its own, flushed at once: the shared Metrics object carries one dimension set
     # for a whole invocation, and functions sharing a process (the local stack) share it.
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import WorkerSettings, load_settings
-from .models import Dispute, DisputeRecord, InvalidDispute, Status
+from .models import Dispute, DisputeRecord, InvalidDispute, Resolution, Status
 from .observability import count_outcome, logger
 from .providers import ProviderSpec
 from .providers.base import (
@@ -77,8 +77,13 @@ class DisputeWorker:
         store: DisputeStore,
         dead_letters: DeadLetterQueue,
         settings: WorkerSettings,
+        *,
+        tracks_outcomes: bool = False,
     ) -> None:
         self.provider = provider
+        # A provider that can say what became of a dispute has it followed (`open`); one that
+        # cannot leaves it `untracked` from the start (CONTRACT section 9).
+        self._submitted_resolution = Resolution.OPEN if tracks_outcomes else Resolution.UNTRACKED
         self._store = store
         self._dead_letters = dead_letters
         self._settings = settings
@@ -93,6 +98,7 @@ class DisputeWorker:
             dispute_store(settings.disputes_table),
             DeadLetterQueue(settings.dead_letter_queue_url, boto3.client("sqs")),
             settings,
+            tracks_outcomes=spec.tracks_outcomes,
         )
 
     # -- a batch ----------------------------------------------------------------------------
@@ -167,8 +173,8 @@ class DisputeWorker:
 
     def _submit(self, dispute: Dispute, claim: Claim, deadline: Deadline, last_delivery: bool) -> DisputeRecord:
         attempt = Attempt(
-            claim.record,
-            deadline,
+            deadline=deadline,
+            record=claim.record,
             before_send=functools.partial(self._store.begin_attempt, claim),
             remember=functools.partial(self._store.annotate, claim),
         )
@@ -183,7 +189,13 @@ class DisputeWorker:
             return self._transient(claim, attempt, transient, last_delivery)
         logger.info("Dispute submitted", extra={"http_status": accepted.answer.http_status})
         count_outcome(dispute.provider, Status.SUBMITTED)
-        return self._store.finish(claim, Status.SUBMITTED, error=None, **accepted.answer.record_fields())
+        return self._store.finish(
+            claim,
+            Status.SUBMITTED,
+            resolution=self._submitted_resolution,
+            error=None,
+            **accepted.answer.record_fields(),
+        )
 
     def _send(self, dispute: Dispute, attempt: Attempt) -> Accepted:
         try:

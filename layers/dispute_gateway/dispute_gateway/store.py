@@ -1,8 +1,9 @@
 """The disputes table: create-once records and the conditional status transitions that guard them.
 
-Every transition is one conditional write naming the states it may come from, so two
+Every transition is one conditional write naming the state it may come from, so two
 deliveries of the same message can never both send: the one that holds the lease sends,
-the other finds the record claimed or final.
+the other finds the record claimed or final. Every write that changes a status or a
+resolution appends to the record's `history` in that same write (the last HISTORY_LIMIT kept).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -19,7 +20,16 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .models import Dispute, DisputeRecord, InvalidDispute, Status, utc_now
+from .models import (
+    HISTORY_LIMIT,
+    Dispute,
+    DisputeRecord,
+    HistoryEntry,
+    InvalidDispute,
+    Resolution,
+    Status,
+    utc_now,
+)
 
 
 class StoreError(RuntimeError):
@@ -50,12 +60,22 @@ class LeaseLost(StoreError):
     """Another delivery took the dispute over; this one must not record an outcome."""
 
 
-@dataclass(frozen=True)
+class Superseded(Exception):
+    """The record changed since it was read (another run checked it first): nothing was written."""
+
+
+@dataclass
 class Claim:
-    """The right to send a dispute, held until `lease_expires_at` (the claiming invocation's end)."""
+    """The right to send a dispute, held until `lease_expires_at` (the claiming invocation's end).
+
+    `record` is the record as the claim left it; the holder's own writes keep `attempts` current."""
 
     record: DisputeRecord
     lease_token: str
+    attempts: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.attempts = self.record.attempts
 
     @property
     def dispute_id(self) -> str:
@@ -65,7 +85,11 @@ class Claim:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 REFERENCE_INDEX = "reference-index"
-_CLAIMABLE = (Status.RECEIVED.value, Status.FAILED.value)
+# Sparse: only disputes whose resolution is open carry `tracked_provider` (CONTRACT section 9).
+OUTCOME_INDEX = "outcome-check-index"
+_CLAIMABLE = (Status.RECEIVED, Status.FAILED)
+# Reads and writes that lose a race with another delivery are tried again this many times.
+_CLAIM_TRIES = 3
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +118,33 @@ def _number(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def with_entry(record: DisputeRecord, entry: HistoryEntry) -> list[dict[str, Any]]:
+    """The record's history with `entry` appended, as stored: the last HISTORY_LIMIT entries."""
+    entries = [*record.history, entry][-HISTORY_LIMIT:]
+    return [item.model_dump(mode="json", exclude_none=True) for item in entries]
+
+
+def history_entry(
+    status: Status,
+    attempts: int,
+    *,
+    resolution: Resolution | None = None,
+    fields: dict[str, Any] | None = None,
+    at: str | None = None,
+) -> HistoryEntry:
+    """An entry for a change to `status` (and `resolution`), with the provider's answer or our reason."""
+    fields = fields or {}
+    message = fields.get("provider_message") or fields.get("error")
+    return HistoryEntry(
+        at=at or utc_now(),
+        status=status,
+        resolution=resolution,
+        attempts=attempts,
+        provider_http_status=fields.get("provider_http_status"),
+        message=message if isinstance(message, str) else None,
+    )
+
+
 class DisputeStore:
     def __init__(self, table_name: str, client: Any) -> None:
         self._table = table_name
@@ -104,41 +155,6 @@ class DisputeStore:
         response = self._call("get_item", Key=self._key(dispute_id), ConsistentRead=True)
         item = response.get("Item")
         return _from_item(item) if item else None
-
-    # -- creation -------------------------------------------------------------------------
-    def create(self, dispute: Dispute) -> tuple[DisputeRecord, bool]:
-        """The dispute's record, and whether this call created it. Raises IdempotencyConflict."""
-        return self._put_once(_new_record(dispute, Status.RECEIVED))
-
-    def create_rejected(self, invalid: InvalidDispute) -> tuple[DisputeRecord, bool]:
-        return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason))
-
-    def _put_once(self, record: DisputeRecord) -> tuple[DisputeRecord, bool]:
-        item = record.model_dump(mode="json")
-        try:
-            self._call(
-                "put_item",
-                Item=_to_item(item),
-                ConditionExpression="attribute_not_exists(dispute_id)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            return record, True
-        except _ConditionFailed as failed:
-            existing = failed.record
-        if existing.request_fingerprint != record.request_fingerprint:
-            raise IdempotencyConflict(existing)
-        return existing, False
-
-    def mark_queued(self, dispute_id: str) -> DisputeRecord:
-        response = self._call(
-            "update_item",
-            Key=self._key(dispute_id),
-            UpdateExpression="SET queued_at = if_not_exists(queued_at, :now)",
-            ConditionExpression="attribute_exists(dispute_id)",
-            ExpressionAttributeValues=_values(now=utc_now()),
-            ReturnValues="ALL_NEW",
-        )
-        return _from_item(response["Attributes"])
 
     def by_reference(
         self, reference: str, provider: str | None, limit: int, start: dict[str, str] | None
@@ -162,99 +178,182 @@ class DisputeStore:
         next_start = {name: value["S"] for name, value in last.items()} if last else None
         return [_from_item(item) for item in response.get("Items", [])], next_start
 
-    # -- the sending lease ----------------------------------------------------------------
-    def claim(self, dispute: Dispute, lease_seconds: float) -> Claim:
-        """Take the right to send, creating the record if it is new: one conditional write.
+    def due_for_check(self, provider: str, now: str, limit: int) -> list[DisputeRecord]:
+        """Up to `limit` of the provider's open disputes whose next check is due, longest due first."""
+        response = self._call(
+            "query",
+            IndexName=OUTCOME_INDEX,
+            KeyConditionExpression="tracked_provider = :provider AND next_check_at <= :now",
+            ExpressionAttributeValues=_values(provider=provider, now=now),
+            Limit=limit,
+        )
+        return [_from_item(item) for item in response.get("Items", [])]
 
-        Claimable: a new dispute, a `received` or `failed` one, or a `submitting` one whose
-        earlier holder's lease has run out (that invocation ended, or crashed mid-call).
-        """
-        token = uuid.uuid4().hex
-        now = time.time()
-        new = _new_record(dispute, Status.SUBMITTING)
+    # -- creation -------------------------------------------------------------------------
+    def create(self, dispute: Dispute) -> tuple[DisputeRecord, bool]:
+        """The dispute's record, and whether this call created it. Raises IdempotencyConflict."""
+        return self._put_once(_new_record(dispute, Status.RECEIVED))
+
+    def create_rejected(self, invalid: InvalidDispute) -> tuple[DisputeRecord, bool]:
+        return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason))
+
+    def _put_once(self, record: DisputeRecord) -> tuple[DisputeRecord, bool]:
         try:
-            response = self._call(
-                "update_item",
-                Key=self._key(dispute.dispute_id),
-                UpdateExpression=(
-                    "SET #s = :submitting, lease_token = :t, lease_expires_at = :exp, updated_at = :u, "
-                    "provider = if_not_exists(provider, :provider), #r = if_not_exists(#r, :reference), "
-                    "#src = if_not_exists(#src, :source), created_at = if_not_exists(created_at, :u), "
-                    "request_fingerprint = if_not_exists(request_fingerprint, :fp), "
-                    "attempts = if_not_exists(attempts, :zero)"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(dispute_id) OR (request_fingerprint = :fp AND (#s IN (:received, :failed) "
-                    "OR (#s = :submitting AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now))))"
-                ),
-                ExpressionAttributeNames={"#s": "status", "#r": "reference", "#src": "source"},
-                ExpressionAttributeValues=_values(
-                    submitting=Status.SUBMITTING.value,
-                    received=_CLAIMABLE[0],
-                    failed=_CLAIMABLE[1],
-                    t=token,
-                    exp=Decimal(str(round(now + lease_seconds, 3))),
-                    now=Decimal(str(round(now, 3))),
-                    u=new.created_at,
-                    provider=new.provider,
-                    reference=new.reference,
-                    source=new.source.value,
-                    fp=new.request_fingerprint,
-                    zero=0,
-                ),
-                ReturnValues="ALL_NEW",
+            self._call(
+                "put_item",
+                Item=_to_item(record.model_dump(mode="json", exclude_none=True)),
+                ConditionExpression="attribute_not_exists(dispute_id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
+            return record, True
         except _ConditionFailed as failed:
-            if failed.record.request_fingerprint != dispute.request_fingerprint:
-                raise IdempotencyConflict(failed.record) from None
-            raise ClaimRefused(failed.record) from None
-        return Claim(_from_item(response["Attributes"]), token)
+            existing = failed.record
+        if existing.request_fingerprint != record.request_fingerprint:
+            raise IdempotencyConflict(existing)
+        return existing, False
+
+    def mark_queued(self, dispute_id: str) -> DisputeRecord:
+        response = self._call(
+            "update_item",
+            Key=self._key(dispute_id),
+            UpdateExpression="SET queued_at = if_not_exists(queued_at, :now)",
+            ConditionExpression="attribute_exists(dispute_id)",
+            ExpressionAttributeValues=_values(now=utc_now()),
+            ReturnValues="ALL_NEW",
+        )
+        return _from_item(response["Attributes"])
+
+    # -- the sending lease ----------------------------------------------------------------
+    def claim(self, dispute: Dispute, lease_seconds: float) -> Claim:
+        """Take the right to send, creating the record if it is new.
+
+        Claimable: a new dispute, a `received` or `failed` one, or a `submitting` one whose
+        earlier holder's lease has run out (that invocation ended, or crashed mid-call). The
+        record is read, then written on the condition that it is still what was read, so two
+        deliveries that read it at once cannot both claim it."""
+        for _ in range(_CLAIM_TRIES):
+            current = self.get(dispute.dispute_id)
+            if current is not None and current.request_fingerprint != dispute.request_fingerprint:
+                raise IdempotencyConflict(current)
+            if current is not None and not _claimable(current, time.time()):
+                raise ClaimRefused(current)
+            token = uuid.uuid4().hex
+            try:
+                return Claim(self._take(dispute, current, token, lease_seconds), token)
+            except _ConditionFailed:
+                continue  # another delivery wrote it in between: look again
+        raise StoreError(f"dispute {dispute.dispute_id} kept changing while it was claimed")
+
+    def _take(self, dispute: Dispute, current: DisputeRecord | None, token: str, lease_seconds: float) -> DisputeRecord:
+        lease = {"lease_token": token, "lease_expires_at": round(time.time() + lease_seconds, 3)}
+        if current is None:
+            record = _new_record(dispute, Status.SUBMITTING).model_copy(update=lease)
+            self._call(
+                "put_item",
+                Item=_to_item(record.model_dump(mode="json", exclude_none=True)),
+                ConditionExpression="attribute_not_exists(dispute_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return record
+        fields: dict[str, Any] = {"status": Status.SUBMITTING.value, "updated_at": utc_now(), **lease}
+        if current.status is not Status.SUBMITTING:
+            fields["history"] = with_entry(current, history_entry(Status.SUBMITTING, current.attempts))
+        return self._write(current.dispute_id, fields, [], self._unchanged(current))
 
     def begin_attempt(self, claim: Claim) -> None:
         """Count a POST about to leave; until its answer is recorded its outcome is unknown."""
-        self._update(
+        self._held(
             claim,
             "SET attempts = if_not_exists(attempts, :zero) + :one, in_doubt = :yes",
             {"zero": 0, "one": 1, "yes": True},
         )
+        claim.attempts += 1
 
     def annotate(self, claim: Claim, **fields: Any) -> None:
         """Keep provider facts on the record while holding the claim (e.g. the state before a first POST)."""
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        self._update(claim, f"SET {assignments}", {f":v{i}": v for i, v in enumerate(fields.values())}, names)
+        self._held(claim, f"SET {assignments}", {f":v{i}": v for i, v in enumerate(fields.values())}, names)
 
-    def finish(self, claim: Claim, status: Status, **fields: Any) -> DisputeRecord:
-        """Record a final outcome (submitted/rejected) or `failed`; the lease ends."""
+    def finish(
+        self, claim: Claim, status: Status, *, resolution: Resolution | None = None, **fields: Any
+    ) -> DisputeRecord:
+        """Record a final outcome (submitted/rejected) or `failed`; the lease ends.
+
+        A submitted dispute gets its resolution in the same write: `open` puts it in the outcome
+        index (due for a check at once), `untracked` is final."""
         in_doubt = fields.pop("in_doubt", False)
-        return self._record(claim, status, in_doubt, fields)
+        now = utc_now()
+        if resolution is Resolution.OPEN:
+            fields.update(
+                resolution=resolution.value,
+                tracked_provider=claim.record.provider,
+                next_check_at=now,
+                tracked_since=now,
+            )
+        elif resolution is not None:
+            fields.update(resolution=resolution.value, resolved_at=now)
+        return self._record(claim, status, in_doubt, fields, resolution)
 
     def release(self, claim: Claim, *, in_doubt: bool, **fields: Any) -> DisputeRecord:
         """Give the dispute back for a later delivery after a transient error."""
         # An attempt whose outcome is unknown keeps the record `submitting`, as the contract
         # defines it; one that certainly did not reach the provider is simply waiting again.
         status = Status.SUBMITTING if in_doubt else Status.RECEIVED
-        return self._record(claim, status, in_doubt, fields)
+        return self._record(claim, status, in_doubt, fields, None)
 
-    def _record(self, claim: Claim, status: Status, in_doubt: bool, fields: dict[str, Any]) -> DisputeRecord:
+    def _record(
+        self,
+        claim: Claim,
+        status: Status,
+        in_doubt: bool,
+        fields: dict[str, Any],
+        resolution: Resolution | None,
+    ) -> DisputeRecord:
         """Set the status and fields; a field given as None is removed (e.g. a stale `error`)."""
         values: dict[str, Any] = {"status": status.value, "in_doubt": in_doubt, "updated_at": utc_now()}
         values.update((name, value) for name, value in fields.items() if value is not None)
-        removed = [name for name, value in fields.items() if value is None]
-        removed += ["lease_token", "lease_expires_at"]
-        names = {f"#f{i}": name for i, name in enumerate([*values, *removed])}
-        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
-        removals = ", ".join(f"#f{i}" for i in range(len(values), len(names)))
-        response = self._update(
-            claim,
-            f"SET {assignments} REMOVE {removals}",
-            {f":v{i}": value for i, value in enumerate(values.values())},
-            names,
-        )
-        return _from_item(response["Attributes"])
+        if status is not claim.record.status or resolution is not None:
+            entry = history_entry(status, claim.attempts, resolution=resolution, fields=fields, at=values["updated_at"])
+            values["history"] = with_entry(claim.record, entry)
+        removed = [name for name, value in fields.items() if value is None] + ["lease_token", "lease_expires_at"]
+        return self._write(claim.dispute_id, values, removed, ("lease_token = :lease", {":lease": claim.lease_token}))
 
-    def _update(
+    # -- outcomes -------------------------------------------------------------------------
+    def record_check(self, record: DisputeRecord, state: str, interval: int, next_check_at: str) -> DisputeRecord:
+        """An open dispute checked, still open: what the provider said, and when to look again."""
+        values: dict[str, Any] = {"provider_state": state, "check_interval": interval, "next_check_at": next_check_at}
+        if state != record.provider_state:
+            values["updated_at"] = utc_now()
+        return self._tracked_write(record, values, [])
+
+    def resolve(
+        self, record: DisputeRecord, resolution: Resolution, *, state: str | None = None, amount: str | None = None
+    ) -> DisputeRecord:
+        """An open dispute settled (won, lost) or no longer followed (untracked): final."""
+        now = utc_now()
+        values: dict[str, Any] = {"resolution": resolution.value, "resolved_at": now, "updated_at": now}
+        if state is not None:
+            values["provider_state"] = state
+        if amount is not None:
+            values["resolved_amount"] = amount
+        entry = history_entry(record.status, record.attempts, resolution=resolution, at=now)
+        values["history"] = with_entry(record, entry)
+        return self._tracked_write(record, values, ["tracked_provider", "next_check_at", "check_interval"])
+
+    def _tracked_write(self, record: DisputeRecord, values: dict[str, Any], removed: list[str]) -> DisputeRecord:
+        # Still open and not checked since it was read: of two runs checking it at once, one writes.
+        condition = (
+            "resolution = :open AND next_check_at = :seen",
+            {":open": Resolution.OPEN.value, ":seen": record.next_check_at},
+        )
+        try:
+            return self._write(record.dispute_id, values, removed, condition)
+        except _ConditionFailed:
+            raise Superseded(f"dispute {record.dispute_id} was checked by another run") from None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _held(
         self, claim: Claim, expression: str, values: dict[str, Any], names: dict[str, str] | None = None
     ) -> dict[str, Any]:
         plain_values = {(k if k.startswith(":") else f":{k}"): v for k, v in values.items()}
@@ -272,7 +371,47 @@ class DisputeStore:
         except _ConditionFailed:
             raise LeaseLost(f"dispute {claim.dispute_id} was taken over by another delivery") from None
 
-    # -- plumbing -------------------------------------------------------------------------
+    def _write(
+        self,
+        dispute_id: str,
+        values: dict[str, Any],
+        removed: list[str],
+        condition: tuple[str, dict[str, Any]],
+    ) -> DisputeRecord:
+        """SET `values`, REMOVE `removed`, if `condition` (an expression and its values) holds."""
+        names = {f"#f{i}": name for i, name in enumerate([*values, *removed])}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+        removals = ", ".join(f"#f{i}" for i in range(len(values), len(names)))
+        expression = f"SET {assignments}" + (f" REMOVE {removals}" if removals else "")
+        condition_expression, condition_values = condition
+        try:
+            response = self._call(
+                "update_item",
+                Key=self._key(dispute_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition_expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_item(
+                    {**{f":v{i}": value for i, value in enumerate(values.values())}, **condition_values}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _ConditionFailed as failed:
+            if condition_expression == "lease_token = :lease":
+                raise LeaseLost(f"dispute {dispute_id} was taken over by another delivery") from None
+            raise failed
+        return _from_item(response["Attributes"])
+
+    def _unchanged(self, record: DisputeRecord) -> tuple[str, dict[str, Any]]:
+        """The condition that the record is still as read: its last change and its lease."""
+        if record.lease_token is None:
+            return "updated_at = :seen AND attribute_not_exists(lease_token)", {":seen": record.updated_at}
+        return "updated_at = :seen AND lease_token = :seen_lease", {
+            ":seen": record.updated_at,
+            ":seen_lease": record.lease_token,
+        }
+
     def _key(self, dispute_id: str) -> dict[str, Any]:
         return {"dispute_id": {"S": dispute_id}}
 
@@ -301,8 +440,16 @@ class _ConditionFailed(Exception):
         return self._record
 
 
+def _claimable(record: DisputeRecord, now: float) -> bool:
+    if record.status in _CLAIMABLE:
+        return True
+    expired = record.lease_expires_at is None or record.lease_expires_at < now
+    return record.status is Status.SUBMITTING and expired
+
+
 def _new_record(dispute: Dispute | InvalidDispute, status: Status, **fields: Any) -> DisputeRecord:
     now = utc_now()
+    entry = history_entry(status, 0, fields=fields, at=now)
     return DisputeRecord(
         dispute_id=dispute.dispute_id,
         provider=dispute.provider,
@@ -312,6 +459,7 @@ def _new_record(dispute: Dispute | InvalidDispute, status: Status, **fields: Any
         created_at=now,
         updated_at=now,
         request_fingerprint=dispute.request_fingerprint,
+        history=[entry],
         **fields,
     )
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from ..config import ProviderWorkerSettings
+    from ..config import WorkerSettings
     from ..models import DisputeRequest
-    from .base import DisputeProvider
+    from .base import DisputeProvider, OutcomeChecker
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class ProviderSpec:
     # Settings its worker needs besides the provider's URL and secret, as settings model bases.
     settings: tuple[type[BaseModel], ...] = ()
     evidence: TakesEvidence | None = None
+    # "module:attribute" of its outcome checker (it has `from_settings(settings)`), when the
+    # provider can say what became of a dispute; without one its disputes are `untracked`.
+    outcomes: str | None = None
 
     @property
     def variable_prefix(self) -> str:
@@ -65,15 +68,30 @@ class ProviderSpec:
     def queue_url_variable(self) -> str:
         return f"{self.variable_prefix}_QUEUE_URL"
 
-    def settings_model(self) -> type[ProviderWorkerSettings]:
-        from ..config import provider_settings_model
+    def settings_model(self) -> type[WorkerSettings]:
+        """Its worker's settings model."""
+        from ..config import WorkerSettings, provider_settings_model
 
-        return provider_settings_model(self)
+        return provider_settings_model(self, WorkerSettings)
+
+    @property
+    def tracks_outcomes(self) -> bool:
+        return self.outcomes is not None
 
     def client_factory(self) -> Callable[[Any], DisputeProvider]:
-        module, _, attribute = self.client.partition(":")
-        factory: Callable[[Any], DisputeProvider] = getattr(importlib.import_module(module), attribute).from_settings
+        factory: Callable[[Any], DisputeProvider] = _imported(self.client).from_settings
         return factory
+
+    def outcomes_factory(self) -> Callable[[Any], OutcomeChecker]:
+        if self.outcomes is None:
+            raise LookupError(f"{self.title} cannot tell what became of a dispute")
+        factory: Callable[[Any], OutcomeChecker] = _imported(self.outcomes).from_settings
+        return factory
+
+
+def _imported(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @cache

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
-from ..config import ProviderWorkerSettings
-from ..models import Dispute, DisputeRecord, InvalidDispute
+from ..config import ProviderSettings
+from ..models import Dispute, DisputeRecord, InvalidDispute, Resolution
 from ..observability import record_provider_latency
 from ..secrets import CredentialsUnavailable, ProviderSecret
 from ..transport import Deadline, http_session
@@ -89,14 +89,20 @@ class UnreadableMessage(Exception):
 
 
 @dataclass
-class Attempt:
+class Call:
+    """A call to a provider: the time it may take, and whether the secret must be read afresh."""
+
+    deadline: Deadline
+    fresh_credentials: bool = field(default=False, kw_only=True)
+
+
+@dataclass
+class Attempt(Call):
     """One try at sending a claimed dispute."""
 
     record: DisputeRecord
-    deadline: Deadline
     before_send: Callable[[], None]
     remember: Callable[..., None]
-    fresh_credentials: bool = False
     sent: bool = field(default=False, init=False)
 
     @property
@@ -122,6 +128,24 @@ class DisputeProvider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider says became of a dispute: its state of the transaction and what it means."""
+
+    state: str
+    resolution: Resolution  # open while the provider is still deciding
+    answer: ProviderAnswer
+    amount: str | None = None  # won: the amount settled
+
+
+class OutcomeChecker(Protocol):
+    name: str
+
+    def outcome(self, record: DisputeRecord, call: Call) -> Outcome:
+        """What became of the submitted dispute; raises Rejected, Transient or CredentialsRejected."""
+        ...
+
+
 class ProviderEndpoint:
     """What every HTTP provider shares: its base URL, secret, session and time-outs."""
 
@@ -143,7 +167,7 @@ class ProviderEndpoint:
         self.read_timeout = read_timeout
 
     @classmethod
-    def for_worker(cls, spec: ProviderSpec, settings: ProviderWorkerSettings) -> ProviderEndpoint:
+    def for_provider(cls, spec: ProviderSpec, settings: ProviderSettings) -> ProviderEndpoint:
         return cls(
             spec.name,
             settings.base_url,
@@ -153,9 +177,9 @@ class ProviderEndpoint:
             read_timeout=settings.read_timeout_seconds,
         )
 
-    def credentials(self, attempt: Attempt) -> Any:
+    def credentials(self, call: Call) -> Any:
         try:
-            return self.secret.get(refresh=attempt.fresh_credentials)
+            return self.secret.get(refresh=call.fresh_credentials)
         except CredentialsUnavailable as error:
             raise Transient(str(error)) from None
 
@@ -167,8 +191,8 @@ class ProviderEndpoint:
         finally:
             record_provider_latency(self.provider, operation, (time.perf_counter() - started) * 1000)
 
-    def timeouts(self, attempt: Attempt) -> tuple[float, float]:
-        timeouts = attempt.deadline.timeouts(self.connect_timeout, self.read_timeout)
+    def timeouts(self, call: Call) -> tuple[float, float]:
+        timeouts = call.deadline.timeouts(self.connect_timeout, self.read_timeout)
         if timeouts is None:
             raise Transient("too little time left in this invocation to call the provider")
         return timeouts

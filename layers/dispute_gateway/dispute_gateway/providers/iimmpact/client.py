@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from ...config import ProviderWorkerSettings
+from ...config import WorkerSettings
 from ...messages import read_json_object, request_or_invalid
 from ...models import Dispute, InvalidDispute, Source
 from ..base import (
@@ -41,8 +41,8 @@ class IimmpactProvider:
         self._url = endpoint.base_url + REPORT_PATH
 
     @classmethod
-    def from_settings(cls, settings: ProviderWorkerSettings) -> IimmpactProvider:
-        return cls(ProviderEndpoint.for_worker(SPEC, settings))
+    def from_settings(cls, settings: WorkerSettings) -> IimmpactProvider:
+        return cls(ProviderEndpoint.for_provider(SPEC, settings))
 
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
         return [request_or_invalid(SPEC, read_json_object(body), source=Source.SQS)]

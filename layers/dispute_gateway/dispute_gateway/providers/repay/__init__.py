@@ -17,4 +17,5 @@ SPEC = ProviderSpec(
     reference_fields=("deal_id",),
     settings=(EvidenceSettings,),
     evidence=TakesEvidence(prefix=f"{NAME}/"),
+    outcomes=f"{__name__}.outcomes:RepayOutcomes",
 )

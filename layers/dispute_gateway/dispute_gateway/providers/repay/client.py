@@ -16,7 +16,7 @@ import boto3
 import requests
 from requests_toolbelt import MultipartEncoder
 
-from ...config import EvidenceSettings, ProviderWorkerSettings
+from ...config import EvidenceSettings, WorkerSettings
 from ...evidence import (
     CheckedEvidence,
     EvidenceBucket,
@@ -40,10 +40,10 @@ from ..base import (
     transient_from_exception,
 )
 from . import SPEC
+from .deals import DEALS_PATH, read_deal, repay_headers, with_error_text
 from .manifests import PREFIX, ManifestReader, is_manifest
 from .models import RepayCredentials, RepayDisputeRequest
 
-DEALS_PATH = "/api/v1/external/deals/{deal_id}"
 DISPUTES_PATH = DEALS_PATH + "/disputes"
 _IN_DISPUTE = re.compile(r"^proceedings[0-9]*$")
 
@@ -57,9 +57,9 @@ class RepayProvider:
         self._manifests = ManifestReader(evidence)
 
     @classmethod
-    def from_settings(cls, settings: ProviderWorkerSettings) -> RepayProvider:
+    def from_settings(cls, settings: WorkerSettings) -> RepayProvider:
         assert isinstance(settings, EvidenceSettings)  # SPEC.settings asks for them
-        return cls(ProviderEndpoint.for_worker(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
+        return cls(ProviderEndpoint.for_provider(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
 
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
@@ -100,7 +100,7 @@ class RepayProvider:
             raise Rejected(str(error)) from None
         except EvidenceUnavailable as error:
             raise Transient(str(error)) from None
-        state, deal_answer = self._deal_state(request.deal_id, credentials, attempt)
+        state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, attempt)
         before = attempt.record.provider_state_before
         if attempt.earlier_outcome_unknown and before is not None and _in_dispute(state) and state != before:
             message = (
@@ -111,25 +111,6 @@ class RepayProvider:
         if before is None:
             attempt.remember(provider_state_before=state)
         return self._post(request, evidence, credentials, attempt)
-
-    def _deal_state(self, deal_id: str, credentials: RepayCredentials, attempt: Attempt) -> tuple[str, ProviderAnswer]:
-        url = self._endpoint.base_url + DEALS_PATH.format(deal_id=quote(deal_id, safe=""))
-        try:
-            response = self._endpoint.request(
-                "deal", "GET", url, headers=_headers(credentials), timeout=self._endpoint.timeouts(attempt)
-            )
-        except requests.RequestException as error:
-            raise transient_from_exception(error, sent=False) from None
-        answer = ProviderAnswer.from_response(response)
-        if response.status_code in (401, 403):
-            raise CredentialsRejected(f"Repay refused the credentials (HTTP {response.status_code})", answer)
-        if response.status_code == 404:
-            raise Rejected(f"Repay does not know deal {deal_id}", _with_error_text(answer))
-        payload = answer.body.get("payload") if isinstance(answer.body, dict) else None
-        state = payload.get("state") if isinstance(payload, dict) else None
-        if response.status_code != 200 or not isinstance(state, str):
-            raise Transient(f"Repay did not tell the deal's state (HTTP {response.status_code})", answer)
-        return state, answer
 
     def _post(
         self,
@@ -153,7 +134,7 @@ class RepayProvider:
             ]
             fields.append(("new_amount", request.new_amount))
             body = MultipartEncoder(fields=fields)
-            headers = {**_headers(credentials), "Content-Type": body.content_type}
+            headers = {**repay_headers(credentials), "Content-Type": body.content_type}
             timeouts = self._endpoint.timeouts(attempt)
             attempt.mark_sending()
             try:
@@ -169,7 +150,7 @@ class RepayProvider:
 
 
 def _outcome(response: requests.Response) -> Accepted:
-    answer = _with_error_text(ProviderAnswer.from_response(response))
+    answer = with_error_text(ProviderAnswer.from_response(response))
     status = response.status_code
     if status in (401, 403):
         raise CredentialsRejected(f"Repay refused the credentials (HTTP {status})", answer)
@@ -187,32 +168,5 @@ def _outcome(response: requests.Response) -> Accepted:
     return Accepted(ProviderAnswer(answer.http_status, answer.body, answer.message, case_id))
 
 
-def _headers(credentials: RepayCredentials) -> dict[str, str]:
-    headers = {"api-key": credentials.api_key, "Accept": "application/json"}
-    if credentials.origin:
-        headers["origin"] = credentials.origin
-    return headers
-
-
 def _in_dispute(state: str) -> bool:
     return bool(_IN_DISPUTE.match(state))
-
-
-def _with_error_text(answer: ProviderAnswer) -> ProviderAnswer:
-    """Repay puts error details in `error` (its shape is not documented): keep them readable."""
-    error = answer.body.get("error") if isinstance(answer.body, dict) else None
-    if isinstance(error, dict) and error:
-        text = "; ".join(f"{key}: {_flatten(value)}" for key, value in error.items())
-    elif isinstance(error, str) and error:
-        text = error
-    elif isinstance(answer.body, str) and answer.body and (answer.http_status or 0) >= 400:
-        text = answer.body[:500]
-    else:
-        text = None
-    return ProviderAnswer(answer.http_status, answer.body, text, answer.case_id)
-
-
-def _flatten(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
