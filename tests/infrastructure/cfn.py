@@ -118,7 +118,10 @@ def source_queues(resources: dict[str, Any]) -> list[str]:
     """Logical ids of the queues a function consumes (an SQS event source mapping)."""
     mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
     arns = [m["Properties"]["EventSourceArn"] for m in mappings]
-    return sorted(arn["Fn::GetAtt"][0] for arn in arns if isinstance(arn, dict) and "Fn::GetAtt" in arn)
+    queues = of_type(resources, "AWS::SQS::Queue")
+    return sorted(
+        arn["Fn::GetAtt"][0] for arn in arns if isinstance(arn, dict) and arn.get("Fn::GetAtt", [None])[0] in queues
+    )
 
 
 def dead_letter_queues(resources: dict[str, Any]) -> list[str]:

@@ -57,6 +57,7 @@ API_CONTRACT_ENV = {
     "EVIDENCE_MAX_TOTAL_BYTES",
 }
 REFERENCE_INDEX = {"Fn::Sub": "${DisputesTable.Arn}/index/reference-index"}
+OPERATOR_INDEXES = [{"Fn::Sub": f"${{DisputesTable.Arn}}/index/{name}-index"} for name in ("status", "resolution")]
 DATA_PREFIXES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "kms:")
 # API Gateway stops waiting for a Lambda integration after 30 s.
 INTEGRATION_TIMEOUT_SECONDS = 30
@@ -212,7 +213,7 @@ def test_evidence_limits_are_the_repay_workers(resources, name):
         ("dynamodb:GetItem", [arn_of("DisputesTable")]),
         ("dynamodb:PutItem", [arn_of("DisputesTable")]),
         ("dynamodb:UpdateItem", [arn_of("DisputesTable")]),
-        ("dynamodb:Query", [REFERENCE_INDEX]),
+        ("dynamodb:Query", [REFERENCE_INDEX, *OPERATOR_INDEXES]),
         ("s3:PutObject", [EVIDENCE_OBJECTS]),
     ],
 )

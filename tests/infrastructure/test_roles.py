@@ -101,6 +101,12 @@ def _api(blocks: list[ProviderBlock]) -> list[Statement]:
             [{"Fn::Sub": "${DisputesTable.Arn}/index/reference-index"}],
             None,
         ),
+        (
+            "DisputesByStatusOrResolution",
+            ["dynamodb:Query"],
+            [{"Fn::Sub": f"${{DisputesTable.Arn}}/index/{name}-index"} for name in ("status", "resolution")],
+            None,
+        ),
         ("PresignEvidenceUploads", ["s3:PutObject"], [EVIDENCE_OBJECTS], None),
         *[
             ("QueueDisputes", ["sqs:SendMessage"], [arn_of(queue)], None)
@@ -133,7 +139,23 @@ def _expected(resources: dict[str, Any]) -> dict[str, list[Statement]]:
         for block in blocks
         if block.tracker is not None
     }
-    return {**expected, role_of(resources, "ApiFunction"): _api(blocks)}
+    return {**expected, role_of(resources, "ApiFunction"): _api(blocks), "EventPublisherRole": _publisher()}
+
+
+def _publisher() -> list[Statement]:
+    """The table's stream read by the event source, the bus written, the failures queue sent to."""
+    return [
+        _logs("EventPublisherLogGroup"),
+        XRAY,
+        (
+            "ReadTableStream",
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            [{"Fn::GetAtt": ["DisputesTable", "StreamArn"]}],
+            None,
+        ),
+        ("PublishChanges", ["events:PutEvents"], [arn_of("DisputeEventBus")], None),
+        ("GiveUpOnARecord", ["sqs:SendMessage"], [arn_of("EventPublisherFailuresQueue")], None),
+    ]
 
 
 def _roles(resources: dict[str, Any]) -> dict[str, str]:

@@ -189,6 +189,8 @@ def test_outputs_name_every_operator_facing_resource(cfn, resources):
             "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home"
             "?region=${AWS::Region}#dashboards:name=${Dashboard}"
         },
+        "DisputeEventBusName": ref("DisputeEventBus"),
+        "DisputeEventBusArn": {"Fn::GetAtt": ["DisputeEventBus", "Arn"]},
         # Every provider's queue: this prefix and the provider's name.
         "ProviderQueueUrlPrefix": {
             "Fn::Sub": "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/${AWS::StackName}-"

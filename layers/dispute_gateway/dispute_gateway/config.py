@@ -139,6 +139,12 @@ class EvidenceSettings(_Settings):
         return frozenset(self.evidence_allowed_types.split(","))
 
 
+class PublisherSettings(_Settings):
+    """The event publisher (CONTRACT section 10): the bus every change of a dispute goes to."""
+
+    event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
+
+
 SettingsRole = TypeVar("SettingsRole", bound=ProviderSettings)
 
 

@@ -83,6 +83,11 @@ def count_resolution(provider: str, resolution: Resolution) -> None:
         _count(name, provider)
 
 
+def count_events(provider: str, *, published: bool) -> None:
+    """One data point per change event published (or refused), with its provider as the dimension."""
+    _count("EventsPublished" if published else "EventsNotPublished", provider)
+
+
 def count_outcome(provider: str, status: Status) -> None:
     """One data point per dispute outcome, with its provider as the dimension."""
     name = _METRIC_BY_STATUS.get(status)
