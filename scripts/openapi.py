@@ -10,9 +10,9 @@ import importlib.util
 import json
 import os
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from generated import ROOT, as_json, write_or_check
+
 DOCUMENT = ROOT / "docs" / "openapi.json"
 # Importing the handler validates its configuration; these placeholders reach no AWS.
 PLACEHOLDER_ENVIRONMENT = {
@@ -36,19 +36,11 @@ def render() -> str:
         version="1.0.0",
         description="File, follow and upload evidence for transaction disputes. Every route is IAM-authorized.",
     )
-    return json.dumps(json.loads(schema), indent=2, sort_keys=True) + "\n"
+    return as_json(json.loads(schema))
 
 
 def main() -> int:
-    document = render()
-    if "--check" in sys.argv:
-        if not DOCUMENT.exists() or DOCUMENT.read_text() != document:
-            print(f"{DOCUMENT.relative_to(ROOT)} is stale: run .venv/bin/python scripts/openapi.py", file=sys.stderr)
-            return 1
-        return 0
-    DOCUMENT.write_text(document)
-    print(f"wrote {DOCUMENT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(DOCUMENT, render, "openapi.py")
 
 
 if __name__ == "__main__":

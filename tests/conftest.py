@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import json
@@ -126,40 +127,23 @@ class AwsResources:
         return [dict(message) for message in response.get("Messages", [])]
 
 
+@functools.cache
+def _disputes_table_shape() -> dict[str, Any]:
+    """Keys, indexes and stream as the template declares them, so tests query the indexes deployed."""
+    from local.aws.template import read_template
+
+    properties = read_template()["Resources"]["DisputesTable"]["Properties"]
+    return {
+        **{name: properties[name] for name in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        "StreamSpecification": {"StreamEnabled": True, **properties["StreamSpecification"]},
+    }
+
+
 @pytest.fixture
 def aws() -> Iterator[AwsResources]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="disputes",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "dispute_id", "AttributeType": "S"},
-                {"AttributeName": "reference", "AttributeType": "S"},
-                {"AttributeName": "created_at", "AttributeType": "S"},
-                {"AttributeName": "tracked_provider", "AttributeType": "S"},
-                {"AttributeName": "next_check_at", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "dispute_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "reference-index",
-                    "KeySchema": [
-                        {"AttributeName": "reference", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                {
-                    "IndexName": "outcome-check-index",
-                    "KeySchema": [
-                        {"AttributeName": "tracked_provider", "KeyType": "HASH"},
-                        {"AttributeName": "next_check_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-            ],
-        )
+        dynamodb.create_table(TableName="disputes", BillingMode="PAY_PER_REQUEST", **_disputes_table_shape())
         from dispute_gateway.providers import provider_names
 
         sqs, secrets = boto3.client("sqs"), boto3.client("secretsmanager")

@@ -30,7 +30,7 @@ from dispute_gateway.api_models import (
 )
 from dispute_gateway.config import ApiSettings, load_settings
 from dispute_gateway.disputes import DisputeService, QueueUnavailable, UploadService
-from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName
+from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName, Resolution, Status
 from dispute_gateway.observability import invocation_logging, logger, metrics
 from dispute_gateway.store import IdempotencyConflict, StoreError
 
@@ -93,11 +93,20 @@ def get_dispute(dispute_id: Annotated[str, Path(pattern=DISPUTE_ID_PATTERN)]) ->
     },
 )
 def list_disputes(
-    reference: Annotated[str, Query(min_length=1, max_length=256)],
+    reference: Annotated[
+        str | None, Query(min_length=1, max_length=256, description="A transaction's disputes, oldest first")
+    ] = None,
+    status: Annotated[
+        Status | None, Query(description="The disputes in this status, most recently updated first")
+    ] = None,
+    resolution: Annotated[
+        Resolution | None, Query(description="The submitted disputes with this resolution, most recently updated first")
+    ] = None,
     provider: Annotated[ProviderName | None, Query()] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[Any]:
-    page = disputes.by_reference(reference, provider, next_token)
+    filters = {"reference": reference, "status": status, "resolution": resolution, "provider": provider}
+    page = disputes.listed(filters, next_token)
     return Response(200, content_types.APPLICATION_JSON, page.model_dump(mode="json", exclude_none=True))
 
 

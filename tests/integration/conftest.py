@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.conftest import AwsResources, FakeLambdaContext, load_function, put_secret
@@ -177,3 +178,67 @@ def api(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> ApiClient:
     for name, value in {"DISPUTES_TABLE": aws.table, "EVIDENCE_BUCKET": aws.evidence_bucket, **queues}.items():
         monkeypatch.setenv(name, value)
     return ApiClient(load_function("api"))
+
+
+# -- the event publisher: the table's stream in, a subscriber's queue out -----------------------
+BUS = "disputes-bus"
+
+
+class TableStream:
+    """The disputes table's stream read as Lambda's event source mapping reads it: each call, the
+    records written since the last one, shaped as the function's event."""
+
+    def __init__(self, table: str) -> None:
+        self._streams = boto3.client("dynamodbstreams")
+        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        [shard] = self._streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        self._iterator = self._streams.get_shard_iterator(
+            StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+
+    def batch(self) -> dict[str, Any]:
+        answer = self._streams.get_records(ShardIterator=self._iterator)
+        self._iterator = answer["NextShardIterator"]
+        return {"Records": [self._as_lambda_sees_it(record) for record in answer["Records"]]}
+
+    def _as_lambda_sees_it(self, record: dict[str, Any]) -> dict[str, Any]:
+        change = dict(record["dynamodb"])
+        change["ApproximateCreationDateTime"] = change["ApproximateCreationDateTime"].timestamp()
+        return {**record, "dynamodb": change, "eventSourceARN": self.arn, "awsRegion": "ap-southeast-1"}
+
+
+class Subscriber:
+    """An upstream team's rule on the bus (`source: dispute-gateway`) with an SQS queue as target."""
+
+    def __init__(self) -> None:
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        self.queue_url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="every-change", EventBusName=BUS, EventPattern=json.dumps({"source": ["dispute-gateway"]}))
+        events.put_targets(Rule="every-change", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": arn}])
+
+    def received(self) -> list[dict[str, Any]]:
+        sqs, events = boto3.client("sqs"), []
+        while messages := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return events
+
+
+@pytest.fixture
+def stream(aws: AwsResources) -> TableStream:
+    return TableStream(aws.table)
+
+
+@pytest.fixture
+def subscriber(aws: AwsResources) -> Subscriber:
+    boto3.client("events").create_event_bus(Name=BUS)
+    return Subscriber()
+
+
+@pytest.fixture
+def publisher(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DISPUTES_TABLE", aws.table)
+    monkeypatch.setenv("EVENT_BUS_NAME", BUS)
+    return load_function("event_publisher")

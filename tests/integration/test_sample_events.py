@@ -82,6 +82,14 @@ def test_outcome_tracker_sample(aws, repay_sandbox, repay_app, tracker_app) -> N
     assert aws.only_record()["resolution"] == "won"
 
 
+def test_event_publisher_sample(aws, subscriber, publisher) -> None:
+    answer = publisher.lambda_handler(sample("event_publisher/dynamodb-stream.json"), FakeLambdaContext())
+    assert answer["batchItemFailures"] == []
+    details = sorted((event["detail"] for event in subscriber.received()), key=lambda detail: detail["updated_at"])
+    assert [(d["status"], d["resolution"]) for d in details] == [("received", None), ("submitted", "untracked")]
+    assert details[1]["previous_status"] == "submitting"
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [

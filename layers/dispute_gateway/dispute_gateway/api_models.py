@@ -151,22 +151,21 @@ class InvalidPageToken(ValueError):
     """A `next_token` this API did not give for this query: no such page."""
 
 
-def encode_page_token(start: dict[str, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(start, separators=(",", ":")).encode()).decode().rstrip("=")
+def encode_page_token(listing: str, start: dict[str, str]) -> str:
+    token = {"by": listing, "after": start}
+    return base64.urlsafe_b64encode(json.dumps(token, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_page_token(token: str, reference: str) -> dict[str, str]:
-    """The index position a `next_token` stands for; it must belong to the same reference."""
+def decode_page_token(token: str, listing: str, keys: set[str], value: str) -> dict[str, str]:
+    """The index position a `next_token` stands for: given by this API for the same list (`listing`
+    by `value`), with the position's `keys`."""
     try:
-        start = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidPageToken("is not a token this API gave") from None
-    if (
-        not isinstance(start, dict)
-        or set(start) != {"dispute_id", "reference", "created_at"}
-        or not all(isinstance(value, str) for value in start.values())
-    ):
+    start = decoded.get("after") if isinstance(decoded, dict) else None
+    if not isinstance(start, dict) or set(start) != keys or not all(isinstance(item, str) for item in start.values()):
         raise InvalidPageToken("is not a token this API gave")
-    if start["reference"] != reference:
-        raise InvalidPageToken("belongs to another reference")
+    if decoded.get("by") != listing or start.get(listing) != value:
+        raise InvalidPageToken(f"belongs to another list than this {listing}'s")
     return start

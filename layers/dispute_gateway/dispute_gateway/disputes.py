@@ -27,7 +27,7 @@ from .evidence import latin_name, size_problems, unique_names
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Source
 from .providers import TakesEvidence, evidence_provider, provider_names
 from .redaction import redact
-from .store import DisputeStore, dispute_store
+from .store import LISTINGS, DisputeStore, dispute_store
 
 MANIFEST_MAX_BYTES = 64 * 1024
 
@@ -67,16 +67,27 @@ class DisputeService:
         record = self._store.get(dispute_id)
         return caller_view(record) if record else None
 
-    def by_reference(self, reference: str, provider: str | None, next_token: str | None) -> DisputePage:
+    def listed(self, filters: Mapping[str, str | None], next_token: str | None) -> DisputePage:
+        """A page of the disputes that match every filter given (reference, status, resolution,
+        provider), read through the index of the first of reference, status, resolution given.
+
+        Without any of those three the request is invalid: the table is never scanned."""
+        given = {name: value for name, value in filters.items() if value is not None}
+        provider = given.get("provider")
         if provider is not None and provider not in provider_names():
             raise InvalidRequestError(
                 [Problem(field="provider", message=f"must be one of: {', '.join(provider_names())}")]
             )
-        start = decode_page_token(next_token, reference) if next_token else None
-        records, last = self._store.by_reference(reference, provider, self.page_size, start)
+        by = next((name for name in LISTINGS if name in given), None)
+        if by is None:
+            needed = f"one of {', '.join(LISTINGS)} is required"
+            raise InvalidRequestError([Problem(field=name, message=needed) for name in LISTINGS])
+        listing, value = LISTINGS[by], given.pop(by)
+        start = decode_page_token(next_token, by, listing.position_keys, value) if next_token else None
+        records, last = self._store.page(listing, value, given, self.page_size, start)
         return DisputePage(
             items=[caller_view(record) for record in records],
-            next_token=encode_page_token(last) if last else None,
+            next_token=encode_page_token(by, last) if last else None,
         )
 
     def _enqueue(self, dispute: Dispute) -> None:

@@ -19,14 +19,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from .config import PublisherSettings
-from .models import ProviderName, Resolution, Source, Status
+from .models import DISPUTE_ID_PATTERN, Resolution, Source, Status
 from .observability import count_events, logger
 from .redaction import redact
 
 SOURCE = "dispute-gateway"
 DETAIL_TYPE = "Dispute Changed"
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # the field is absent, never null
 
 
 class DisputeChanged(BaseModel):
@@ -37,22 +42,51 @@ class DisputeChanged(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="DisputeChanged")
 
-    dispute_id: str
-    provider: ProviderName
-    reference: str
-    source: Source
+    dispute_id: str = Field(pattern=DISPUTE_ID_PATTERN, description="The dispute's id, as GET /disputes/{id} takes it")
+    # A name, not an enumeration: a provider added later changes no subscriber's schema.
+    provider: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="The provider's name, as the API takes it")
+    reference: str = Field(description="The provider's reference of the transaction (trxid, refid or deal_id)")
+    source: Source = Field(description="How the dispute reached the service")
     status: Status
-    # Absent on the event of the dispute's creation.
-    previous_status: Status | None = Field(
-        None, json_schema_extra={"description": "absent when the dispute was created"}
+    previous_status: Status | SkipJsonSchema[None] = Field(
+        None,
+        description="Absent when the dispute was created",
+        json_schema_extra=_no_default,
     )
-    resolution: Resolution | None
+    resolution: Resolution | None = Field(description="Null until the dispute is submitted")
     previous_resolution: Resolution | None
-    attempts: int
+    attempts: int = Field(ge=0, description="Requests sent to the provider so far")
     provider_case_id: str | None
-    provider_message: str | None
-    error: str | None
-    updated_at: str
+    provider_message: str | None = Field(description="What the provider answered, redacted")
+    error: str | None = Field(description="Why the dispute failed or was rejected, redacted")
+    updated_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+def event_schema() -> dict[str, Any]:
+    """The JSON schema of a `Dispute Changed` event as a subscriber receives it (EventBridge's
+    envelope around the detail), committed as docs/events/dispute-changed.json."""
+    detail = DisputeChanged.model_json_schema(ref_template="#/$defs/{model}")
+    definitions = {**detail.pop("$defs", {}), "DisputeChanged": detail}
+    text = {"type": "string"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": DETAIL_TYPE,
+        "description": "A change of a dispute's status or resolution, on the bus EVENT_BUS_NAME (CONTRACT section 10)",
+        "type": "object",
+        "required": ["source", "detail-type", "detail"],
+        "properties": {
+            "version": text,
+            "id": text,
+            "source": {"const": SOURCE},
+            "detail-type": {"const": DETAIL_TYPE},
+            "account": text,
+            "time": {**text, "format": "date-time"},
+            "region": text,
+            "resources": {"type": "array", "items": text},
+            "detail": {"$ref": "#/$defs/DisputeChanged"},
+        },
+        "$defs": definitions,
+    }
 
 
 def change_of(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> DisputeChanged | None:
@@ -125,8 +159,8 @@ class ChangePublisher:
                 raise NotPublished("an earlier change of this dispute is not published yet")
             try:
                 self._publish(stream.old_image if stream else None, stream.new_image if stream else None)
-            except NotPublished:
-                held_back.add(dispute_id)
+            except Exception:
+                held_back.add(dispute_id)  # whatever failed, its later changes must not overtake it
                 raise
 
         processor = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)

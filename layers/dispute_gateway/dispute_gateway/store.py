@@ -82,9 +82,31 @@ class Claim:
         return self.record.dispute_id
 
 
+@dataclass(frozen=True)
+class Listing:
+    """An index that lists disputes by one attribute, and in which order."""
+
+    index: str
+    partition: str  # the attribute listed by
+    sort: str
+    newest_first: bool
+
+    @property
+    def position_keys(self) -> set[str]:
+        """The attributes of a position in it (DynamoDB's LastEvaluatedKey)."""
+        return {"dispute_id", self.partition, self.sort}
+
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 REFERENCE_INDEX = "reference-index"
+# The lists callers read: a transaction's disputes oldest first (CONTRACT section 6), and an
+# operator's views of a status or a resolution, the most recently updated first.
+LISTINGS = {
+    "reference": Listing(REFERENCE_INDEX, "reference", "created_at", newest_first=False),
+    "status": Listing("status-index", "status", "updated_at", newest_first=True),
+    "resolution": Listing("resolution-index", "resolution", "updated_at", newest_first=True),
+}
 # Sparse: only disputes whose resolution is open carry `tracked_provider` (CONTRACT section 9).
 OUTCOME_INDEX = "outcome-check-index"
 _CLAIMABLE = (Status.RECEIVED, Status.FAILED)
@@ -156,26 +178,30 @@ class DisputeStore:
         item = response.get("Item")
         return _from_item(item) if item else None
 
-    def by_reference(
-        self, reference: str, provider: str | None, limit: int, start: dict[str, str] | None
+    def page(
+        self, listing: Listing, value: str, filters: dict[str, str], limit: int, start: dict[str, str] | None
     ) -> tuple[list[DisputeRecord], dict[str, str] | None]:
-        """A page of the transaction's disputes, oldest first, through the reference index."""
+        """A page of the disputes whose `listing.partition` is `value` (and every filter), through its
+        index, never a scan; the position after it, if there is more."""
+        names = {"#p": listing.partition, **{f"#a{i}": name for i, name in enumerate(filters)}}
+        values = {":p": value, **{f":a{i}": item for i, item in enumerate(filters.values())}}
         extra: dict[str, Any] = {}
-        if provider:
-            extra["FilterExpression"] = "provider = :provider"
+        if filters:
+            extra["FilterExpression"] = " AND ".join(f"#a{i} = :a{i}" for i in range(len(filters)))
         if start:
-            extra["ExclusiveStartKey"] = {name: {"S": value} for name, value in start.items()}
+            extra["ExclusiveStartKey"] = {name: {"S": item} for name, item in start.items()}
         response = self._call(
             "query",
-            IndexName=REFERENCE_INDEX,
-            KeyConditionExpression="#r = :reference",
-            ExpressionAttributeNames={"#r": "reference"},
-            ExpressionAttributeValues=_values(reference=reference, **({"provider": provider} if provider else {})),
+            IndexName=listing.index,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_to_item(values),
+            ScanIndexForward=not listing.newest_first,
             Limit=limit,
             **extra,
         )
         last = response.get("LastEvaluatedKey")
-        next_start = {name: value["S"] for name, value in last.items()} if last else None
+        next_start = {name: item["S"] for name, item in last.items()} if last else None
         return [_from_item(item) for item in response.get("Items", [])], next_start
 
     def due_for_check(self, provider: str, now: str, limit: int) -> list[DisputeRecord]:
