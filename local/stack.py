@@ -1,17 +1,22 @@
 """The whole service on one machine, no Docker and no AWS account.
 
-moto's server plays AWS on loopback, with the tables, queues, buckets (and their notifications
-to queues) and secrets of template.yaml; the functions run in this process, loaded from their
-CodeUri and Handler, one poller thread per SQS event source plays Lambda's event source
-mapping, and one thread per scheduled rule plays EventBridge's schedule (see
-`local.runtime.scheduler`; `run_schedule` fires one at once). Provider sandboxes stand in for
-the providers (see `local.providers`). The HTTP API's routes are answered in-process by
-`call_api`, as API Gateway would (see `local.runtime.gateway`), and, given an `http_port`,
-over HTTP at `stack.api_url` (see `local.runtime.http_server`).
+moto's server plays AWS on loopback, with the tables (and their streams), queues, event buses,
+buckets (and their notifications to queues) and secrets of template.yaml; the functions run in
+this process, loaded from their CodeUri and Handler, one poller thread per SQS event source and
+one per DynamoDB stream event source play Lambda's event source mappings (see
+`local.runtime.poller` and `local.runtime.stream_poller`), and one thread per scheduled rule
+plays EventBridge's schedule (see `local.runtime.scheduler`; `run_schedule` fires one at once).
+`subscribe` puts a queue and a rule on the template's event bus, as a caller would, and `events`
+reads what reached it. Provider sandboxes stand in for the providers (see `local.providers`).
+The HTTP API's routes are answered in-process by `call_api`, as API Gateway would (see
+`local.runtime.gateway`), and, given an `http_port`, over HTTP at `stack.api_url` (see
+`local.runtime.http_server`).
 
     with LocalStack(providers=[wiring(sandbox)]) as stack:
         stack.send_message(stack.provider_queue(name), json.dumps(body))
         status, headers, body = stack.call_api("GET", "/disputes", query={"reference": "T-1"})
+        queue = stack.subscribe("my-team", {"source": ["dispute-gateway"]})
+        changes = stack.events(queue)
 
 The functions share this process: see `local.runtime.functions` for what that limits.
 """
@@ -19,8 +24,10 @@ The functions share this process: see `local.runtime.functions` for what that li
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -35,7 +42,15 @@ from dispute_gateway.providers import provider_spec
 from local.aws.embedded import EmbeddedAws
 from local.aws.intrinsics import as_text
 from local.aws.resources import LocalResources
-from local.aws.template import DEFAULT_REGION, LOCAL_STACK_NAME, TEMPLATE, ScheduleSpec, load_model, referenced_id
+from local.aws.template import (
+    DEFAULT_REGION,
+    LOCAL_STACK_NAME,
+    TEMPLATE,
+    ScheduleSpec,
+    StreamEventSource,
+    load_model,
+    referenced_id,
+)
 from local.providers import ProviderWiring
 from local.runtime.functions import LocalFunction, load_handler
 from local.runtime.gateway import ApiAnswer, LocalHttpApi
@@ -43,6 +58,7 @@ from local.runtime.http_api import Body, QueryValues
 from local.runtime.http_server import LocalHttpServer
 from local.runtime.poller import SqsPoller
 from local.runtime.scheduler import Scheduler, event_for, rule_arn
+from local.runtime.stream_poller import StreamPoller
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # No X-Ray daemon runs locally.
@@ -52,6 +68,10 @@ _CLEARED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
 _CLEARED_PREFIXES = ("AWS_ENDPOINT_URL_", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 _STOP_GRACE_SECONDS = 5
 _MAX_RULE_NAME = 64
+_MAX_QUEUE_NAME = 80
+_SQS_RECEIVE_LIMIT = 10
+# How long `events` hides the messages it has read, so that the next receive gets the ones after them.
+_LOOK_SECONDS = 30
 
 
 class LocalStack:
@@ -72,7 +92,7 @@ class LocalStack:
         http_port: int | None = None,
     ) -> None:
         """`environment_overrides` is by function logical id; the overrides of visibility time-out
-        (every queue) and batching window (every event source) make retries quick locally;
+        (every queue) and batching window (every event source, SQS or stream) make retries quick locally;
         `schedule_override` (seconds) replaces the period of every rate schedule, so that
         a `rate(15 minutes)` rule fires every second in a test or the demo; `poll=False`
         creates everything but leaves invoking the functions to the caller (no pollers, no
@@ -94,6 +114,7 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.function_environments: dict[str, dict[str, str]] = {}
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.schedulers: list[Scheduler] = []
         self.http_api: LocalHttpApi | None = None
         self._http_port = http_port
@@ -133,6 +154,9 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop(poller.function.timeout_seconds + _STOP_GRACE_SECONDS)
         self.pollers.clear()
+        for stream_poller in self.stream_pollers:
+            stream_poller.stop(stream_poller.function.timeout_seconds + _STOP_GRACE_SECONDS)
+        self.stream_pollers.clear()
         if self.endpoint_url:
             # The embedded AWS is going away: a failed courtesy call to it does not matter.
             with contextlib.suppress(requests.RequestException):
@@ -205,6 +229,79 @@ class LocalStack:
         response = self.client("sqs").send_message(QueueUrl=self.ref(queue), MessageBody=body, **parameters)
         return str(response["MessageId"])
 
+    def subscribe(self, rule_name: str, pattern: dict[str, Any]) -> str:
+        """Subscribe to the template's event bus as a caller would: a new SQS queue, and a rule named
+        `rule_name` with the event `pattern` whose target it is. The queue's URL, for `events`.
+
+        The queue gets the policy SQS needs to take EventBridge's messages (moto does not check it)."""
+        bus = self._event_bus()
+        sqs = self.client("sqs")
+        # Rule names allow dots, queue names do not; the random part keeps two subscriptions apart.
+        suffix = uuid.uuid4().hex[:12]
+        stem = re.sub(r"[^A-Za-z0-9_-]", "-", rule_name)[: _MAX_QUEUE_NAME - len(suffix) - 1]
+        queue_url: str = sqs.create_queue(QueueName=f"{stem}-{suffix}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.client("events")
+        rule = events.put_rule(Name=rule_name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "EventBridgeSends",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule["RuleArn"]}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        events.put_targets(Rule=rule_name, EventBusName=bus, Targets=[{"Id": "subscriber", "Arn": queue_arn}])
+        return queue_url
+
+    def events(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every EventBridge event delivered to the queue so far (see `subscribe`), parsed, once each
+        (by event `id`: delivery is at least once), in the order they arrived. They stay on the queue
+        for a later look.
+
+        A receive with a zero visibility time-out would answer the same first ten messages again and
+        again; so each receive hides what it got for a moment, and once the queue has nothing more
+        to give, everything read is made visible again. One look at a time per queue."""
+        sqs = self.client("sqs")
+        received: list[dict[str, Any]] = []
+        try:
+            while True:
+                answer = sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=_SQS_RECEIVE_LIMIT,
+                    VisibilityTimeout=_LOOK_SECONDS,
+                    WaitTimeSeconds=0,
+                    MessageSystemAttributeNames=["SentTimestamp"],
+                )
+                messages = answer.get("Messages", [])
+                if not messages:
+                    break
+                received.extend(messages)
+        finally:
+            for start in range(0, len(received), _SQS_RECEIVE_LIMIT):
+                chunk = received[start : start + _SQS_RECEIVE_LIMIT]
+                entries = [
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for n, m in enumerate(chunk)
+                ]
+                sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+        # SentTimestamp has milliseconds only; the sort is stable, so ties keep the order received.
+        received.sort(key=lambda message: int(message.get("Attributes", {}).get("SentTimestamp", 0)))
+        seen: set[str] = set()
+        found: list[dict[str, Any]] = []
+        for message in received:
+            event: dict[str, Any] = json.loads(message["Body"])
+            if str(event.get("id")) not in seen:
+                seen.add(str(event.get("id")))
+                found.append(event)
+        return found
+
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.functions[function].invoke(event)
 
@@ -243,6 +340,13 @@ class LocalStack:
             names = ", ".join(schedule.logical_id for schedule in known) or "none"
             raise LookupError(f"{function} has {what} (its schedules: {names})")
         return chosen[0]
+
+    def _event_bus(self) -> str:
+        """The name of the template's one event bus."""
+        buses = list(self.model.event_buses)
+        if len(buses) != 1:
+            raise LookupError(f"expected one AWS::Events::EventBus in the template, found {buses or 'none'}")
+        return self.ref(buses[0])
 
     @property
     def _created(self) -> LocalResources:
@@ -338,6 +442,28 @@ class LocalStack:
                 )
                 poller.start()
                 self.pollers.append(poller)
+            for stream in spec.stream_sources:
+                if stream.enabled:
+                    self._start_stream_poller(logical_id, stream)
+
+    def _start_stream_poller(self, function: str, source: StreamEventSource) -> None:
+        stream_arn = self._created.get_att(source.table, "StreamArn")
+        if stream_arn is None:
+            raise ValueError(f"{source.logical_id}: table {source.table} has no stream locally")
+        window = self._window_override if self._window_override is not None else source.batching_window_seconds
+        poller = StreamPoller(
+            streams=self.client("dynamodbstreams"),
+            sqs=self.client("sqs"),
+            stream_arn=stream_arn,
+            source=source,
+            function=self.functions[function],
+            function_arn=self.arn(function),
+            region=self.model.region,
+            batching_window_seconds=window,
+            failure_queue_url=self.ref(source.on_failure) if source.on_failure is not None else None,
+        )
+        poller.start()
+        self.stream_pollers.append(poller)
 
     def _start_schedulers(self) -> None:
         # A disabled rule is left out, as a disabled event source is; a cron one is listed (its

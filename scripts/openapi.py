@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import sys
+from typing import Any
 
 from generated import ROOT, as_json, write_or_check
 
@@ -36,7 +37,22 @@ def render() -> str:
         version="1.0.0",
         description="File, follow and upload evidence for transaction disputes. Every route is IAM-authorized.",
     )
-    return as_json(json.loads(schema))
+    document = json.loads(schema)
+    for path in document["paths"].values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _never_null(parameter["schema"])
+    return as_json(document)
+
+
+def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter's schema without pydantic's `null` branch: a query string or a header
+    has no null, only absence (which `required: false` says). Left in, a client sends "null"."""
+    branches = [branch for branch in schema.get("anyOf", []) if branch != {"type": "null"}]
+    if "anyOf" not in schema or len(branches) != 1:
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**branches[0], **rest}
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ from dispute_gateway.api_models import (
     with_idempotency_key,
 )
 from dispute_gateway.config import ApiSettings, load_settings
-from dispute_gateway.disputes import DisputeService, QueueUnavailable, UploadService
+from dispute_gateway.disputes import DisputeService, NoList, QueueUnavailable, UploadService
 from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName, Resolution, Status
 from dispute_gateway.observability import invocation_logging, logger, metrics
 from dispute_gateway.store import IdempotencyConflict, StoreError
@@ -89,7 +89,10 @@ def get_dispute(dispute_id: Annotated[str, Path(pattern=DISPUTE_ID_PATTERN)]) ->
         200: DISPUTE_PAGE,
         **INVALID,
         **UNAVAILABLE,
-        **error_responses(e404="No such page: next_token is not one this API gave for this query"),
+        **error_responses(
+            e404="No such list: none of reference, status, resolution given; "
+            "or no such page: next_token is not one this API gave for this list"
+        ),
     },
 )
 def list_disputes(
@@ -129,6 +132,12 @@ def invalid_request(error: RequestValidationError) -> Response[Any]:
 @app.exception_handler(InvalidRequestError)
 def invalid_input(error: InvalidRequestError) -> Response[Any]:
     return _error(422, "invalid request", error.problems)
+
+
+@app.exception_handler(NoList)
+def no_list(error: NoList) -> Response[Any]:
+    # A 404, not a 422: each parameter is valid alone; what the request names is no list there is.
+    return _error(404, "no such list", error.problems)
 
 
 @app.exception_handler(InvalidPageToken)

@@ -1,5 +1,5 @@
-"""Creating the template's tables, queues, buckets and secrets on the embedded AWS, and answering
-`!Ref` / `!GetAtt` for them once they exist."""
+"""Creating the template's tables (with their streams), queues, event buses, buckets and secrets on the
+embedded AWS, and answering `!Ref` / `!GetAtt` for them once they exist."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class LocalResources:
     def create_all(self) -> None:
         self._create_tables()
         self._create_queues()
+        self._create_event_buses()
         self._create_buckets()
         self._configure_bucket_notifications()
         self._create_secrets()
@@ -81,9 +82,14 @@ class LocalResources:
                 request["GlobalSecondaryIndexes"] = [_index(index) for index in table.global_secondary_indexes]
             if table.local_secondary_indexes:
                 request["LocalSecondaryIndexes"] = [_index(index) for index in table.local_secondary_indexes]
+            if table.stream_view_type is not None:
+                # CloudFormation's StreamSpecification has no StreamEnabled: DynamoDB's API needs it.
+                request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view_type}
             description = dynamodb.create_table(**request)["TableDescription"]
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = description["TableArn"]
+            if table.stream_view_type is not None:
+                self.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
 
     def _create_queues(self) -> None:
         sqs = self._clients.client("sqs")
@@ -120,6 +126,13 @@ class LocalResources:
             policy = {"deadLetterTargetArn": target, "maxReceiveCount": queue.max_receive_count}
             attributes["RedrivePolicy"] = json.dumps(policy)
         return attributes
+
+    def _create_event_buses(self) -> None:
+        events = self._clients.client("events")
+        for logical_id, bus in self._model.event_buses.items():
+            arn = events.create_event_bus(Name=bus.name)["EventBusArn"]
+            self.refs[logical_id] = bus.name
+            self.attributes.update({(logical_id, "Arn"): arn, (logical_id, "Name"): bus.name})
 
     def _create_buckets(self) -> None:
         s3 = self._clients.client("s3")

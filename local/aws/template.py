@@ -122,6 +122,8 @@ class TableSpec:
     attribute_definitions: list[dict[str, str]]
     global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
     local_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
+    # StreamSpecification's StreamViewType (NEW_AND_OLD_IMAGES...); None when the table has no stream.
+    stream_view_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,35 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class StreamEventSource:
+    """A DynamoDB stream event source mapping (a SAM `DynamoDB` event), with Lambda's defaults for
+    what the template leaves out. -1 for the retries or the record age means no limit: a failing
+    record is then retried until the stream trims it."""
+
+    logical_id: str
+    table: str  # logical id of the table whose stream is read
+    batch_size: int
+    batching_window_seconds: float
+    starting_position: str  # TRIM_HORIZON or LATEST
+    function_response_types: tuple[str, ...]
+    bisect_batch_on_function_error: bool
+    maximum_retry_attempts: int
+    maximum_record_age_seconds: int
+    on_failure: str | None  # logical id of the SQS queue that is told of the records given up
+    enabled: bool = True
+
+    @property
+    def reports_batch_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in self.function_response_types
+
+
+@dataclass(frozen=True)
+class EventBusSpec:
+    logical_id: str
+    name: str  # Name (required by CloudFormation), parameters resolved
+
+
+@dataclass(frozen=True)
 class ScheduleSpec:
     """An EventBridge rule that invokes a function on a schedule (a SAM `Schedule` event).
 
@@ -192,6 +223,7 @@ class FunctionSpec:
     http_routes: tuple[HttpRoute, ...] = ()  # HttpApi events: the routes that invoke it
     name: str | None = None  # FunctionName, when the template fixes it
     schedules: tuple[ScheduleSpec, ...] = ()  # EventBridge rules whose targets include it
+    stream_sources: tuple[StreamEventSource, ...] = ()  # DynamoDB streams that invoke it
 
 
 @dataclass(frozen=True)
@@ -206,10 +238,13 @@ class StackModel:
     secrets: dict[str, SecretSpec]
     buckets: dict[str, BucketSpec]
     functions: dict[str, FunctionSpec]
+    event_buses: dict[str, EventBusSpec] = field(default_factory=dict)
 
 
-# SQS event source mapping defaults, as documented for AWS::Lambda::EventSourceMapping.
+# Event source mapping defaults, as documented for AWS::Lambda::EventSourceMapping: SQS, then streams.
 _DEFAULT_BATCH_SIZE = 10
+_DEFAULT_STREAM_BATCH_SIZE = 100
+_UNLIMITED = -1  # a stream source's retries and record age, when the template sets none
 _DEFAULT_TIMEOUT = 3
 _DEFAULT_MEMORY = 128
 # EventBridge's rate syntax: the unit is singular for 1 and plural above (rate(1 hours) is refused).
@@ -257,6 +292,7 @@ def load_model(
         secrets={lid: _secret(lid, props) for lid, props in by_type.get("AWS::SecretsManager::Secret", {}).items()},
         buckets={lid: bucket_spec(lid, props) for lid, props in by_type.get("AWS::S3::Bucket", {}).items()},
         functions=functions,
+        event_buses={lid: _event_bus(lid, props) for lid, props in by_type.get("AWS::Events::EventBus", {}).items()},
     )
 
 
@@ -280,7 +316,15 @@ def _table(logical_id: str, props: dict[str, Any]) -> TableSpec:
         attribute_definitions=props["AttributeDefinitions"],
         global_secondary_indexes=props.get("GlobalSecondaryIndexes", []),
         local_secondary_indexes=props.get("LocalSecondaryIndexes", []),
+        stream_view_type=(props.get("StreamSpecification") or {}).get("StreamViewType"),
     )
+
+
+def _event_bus(logical_id: str, props: dict[str, Any]) -> EventBusSpec:
+    name = props.get("Name")
+    if not isinstance(name, str):
+        raise ValueError(f"event bus {logical_id}: Name {name!r} cannot be resolved locally")
+    return EventBusSpec(logical_id, name)
 
 
 def _queue(logical_id: str, props: dict[str, Any]) -> QueueSpec:
@@ -319,11 +363,21 @@ def _function(
         for rule_id, rule in by_type.get("AWS::Events::Rule", {}).items()
         if "ScheduleExpression" in rule and (target := _target_of(rule, logical_id, aliases)) is not None
     )
-    sources = tuple(
-        _sqs_source(mapping_id, mapping)
+    own_mappings = {
+        mapping_id: mapping
         for mapping_id, mapping in mappings.items()
         if referenced_id(mapping.get("FunctionName")) == logical_id
-        and referenced_id(mapping.get("EventSourceArn")) in queues
+    }
+    sources = tuple(
+        _sqs_source(mapping_id, mapping)
+        for mapping_id, mapping in own_mappings.items()
+        if referenced_id(mapping.get("EventSourceArn")) in queues
+    )
+    tables = by_type.get("AWS::DynamoDB::Table", {})
+    stream_sources = tuple(
+        _stream_source(mapping_id, mapping, table, tables[table], queues)
+        for mapping_id, mapping in own_mappings.items()
+        if (table := _streamed_table(mapping.get("EventSourceArn"), tables)) is not None
     )
     return FunctionSpec(
         logical_id=logical_id,
@@ -337,6 +391,7 @@ def _function(
         # A name built from another resource's attribute is only known once that exists: generated instead.
         name=props.get("FunctionName") if isinstance(props.get("FunctionName"), str) else None,
         schedules=schedules,
+        stream_sources=stream_sources,
     )
 
 
@@ -351,6 +406,49 @@ def _sqs_source(logical_id: str, props: dict[str, Any]) -> SqsEventSource:
         batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         function_response_types=tuple(props.get("FunctionResponseTypes", ())),
         maximum_concurrency=int(concurrency) if concurrency is not None else None,
+        enabled=str(props.get("Enabled", "true")).lower() == "true",
+    )
+
+
+def _streamed_table(reference: Any, tables: dict[str, dict[str, Any]]) -> str | None:
+    """The table of `!GetAtt Table.StreamArn`, when `reference` is that for a table of the template."""
+    target = reference.get("Fn::GetAtt") if isinstance(reference, dict) and len(reference) == 1 else None
+    parts = target.split(".", 1) if isinstance(target, str) else target
+    if isinstance(parts, list) and len(parts) == 2 and parts[1] == "StreamArn" and parts[0] in tables:
+        return str(parts[0])
+    return None
+
+
+def _stream_source(
+    logical_id: str,
+    props: dict[str, Any],
+    table: str,
+    table_props: dict[str, Any],
+    queues: dict[str, dict[str, Any]],
+) -> StreamEventSource:
+    # CloudFormation would refuse these; refused here too rather than run something else locally.
+    if not (table_props.get("StreamSpecification") or {}).get("StreamViewType"):
+        raise ValueError(f"event source {logical_id}: table {table} has no StreamSpecification")
+    if props.get("StartingPosition") not in ("TRIM_HORIZON", "LATEST"):
+        raise ValueError(f"event source {logical_id}: StartingPosition must be TRIM_HORIZON or LATEST for a stream")
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    on_failure = referenced_id(destination) if destination is not None else None
+    if destination is not None and on_failure not in queues:
+        raise ValueError(
+            f"event source {logical_id}: on-failure destination {destination!r} is not an SQS queue of the"
+            " template (the only destination the local stack sends to)"
+        )
+    return StreamEventSource(
+        logical_id=logical_id,
+        table=table,
+        batch_size=int(props.get("BatchSize", _DEFAULT_STREAM_BATCH_SIZE)),
+        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        starting_position=str(props["StartingPosition"]),
+        function_response_types=tuple(props.get("FunctionResponseTypes", ())),
+        bisect_batch_on_function_error=str(props.get("BisectBatchOnFunctionError", "false")).lower() == "true",
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", _UNLIMITED)),
+        maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", _UNLIMITED)),
+        on_failure=on_failure,
         enabled=str(props.get("Enabled", "true")).lower() == "true",
     )
 

@@ -3,7 +3,9 @@
 Routes: the HTTP API on a loopback port (an IIMMPACT dispute; a Repay one whose evidence goes
 up through presigned S3 POSTs), each provider's queue, and an S3 upload whose dispute.json
 files a Repay dispute (see `local.demo.api_cases` and `local.demo.cases`). Plus a dispute IIMMPACT
-refuses and a poison message, which must end in the IIMMPACT dead-letter queue.
+refuses and a poison message, which must end in the IIMMPACT dead-letter queue. A subscriber's
+queue on the event bus receives every change; each dispute's events are printed after the table
+(see `local.demo.events`).
 
 Exits 0 when every dispute ends as expected, 1 otherwise. The functions' own log lines (JSON,
 as on Lambda) go to a file, so that the records stay readable; `--logs` prints them instead.
@@ -23,11 +25,13 @@ from typing import Any, TextIO
 from dispute_gateway.providers import provider_spec
 from local.demo.api_cases import api_cases
 from local.demo.cases import Case, Records, queued_cases, stored_records
+from local.demo.events import Change, all_published, changes_by_dispute, print_events, subscribe
 from local.demo.report import print_record, print_table
 from local.providers import start_sandboxes, wiring
 from local.stack import LocalStack, wait_for
 
 WAIT_SECONDS = 60
+EVENTS_WAIT_SECONDS = 20
 TRACKER = "RepayOutcomeTrackerFunction"
 TRACKER_PERIOD_SECONDS = 1.0
 
@@ -67,17 +71,22 @@ def run(out: TextIO) -> bool:
             )
         )
         _print_wiring(stack, sandboxes, out)
+        subscription = subscribe(stack)
         for case in cases:
             case.file(stack)
         print(f"\nfiled {len(cases)} cases; waiting for each to end...", file=out, flush=True)
         records = wait_for(lambda: _all_settled(stack, cases, sandboxes), WAIT_SECONDS) or stored_records(stack)
+        # The events follow the records through the table's stream: wait for the last of them.
+        published = wait_for(lambda: _all_published(stack, subscription), EVENTS_WAIT_SECONDS)
+        records, changes = published or (records, changes_by_dispute(stack.events(subscription)))
     elapsed = time.monotonic() - started
     for case in cases:
         print_record(case.reference, case.detail(records), out)
     rows = [case.row(records) for case in cases]
     print(file=out)
     print_table(rows, out)
-    ok = all(row.ok for row in rows)
+    events_match = print_events([case.reference for case in cases], records, changes, out)
+    ok = all(row.ok for row in rows) and events_match
     verdict = "every dispute ended as expected" if ok else "some disputes did not end as expected"
     print(f"\n{verdict} ({elapsed:.1f} s)", file=out)
     return ok
@@ -90,6 +99,11 @@ def _all_settled(stack: LocalStack, cases: list[Case], sandboxes: dict[str, Any]
     return records if all(case.settled(stack, records) for case in cases) else None
 
 
+def _all_published(stack: LocalStack, subscription: str) -> tuple[Records, dict[str, list[Change]]] | None:
+    records, changes = stored_records(stack), changes_by_dispute(stack.events(subscription))
+    return (records, changes) if all_published(records, changes) else None
+
+
 def _print_wiring(stack: LocalStack, sandboxes: dict[str, Any], out: TextIO) -> None:
     rows = [("embedded AWS (moto)", stack.endpoint_url), ("HTTP API", stack.api_url)]
     rows += [(f"{provider_spec(name).title} sandbox", sandbox.base_url) for name, sandbox in sandboxes.items()]
@@ -100,6 +114,15 @@ def _print_wiring(stack: LocalStack, sandboxes: dict[str, Any], out: TextIO) -> 
                 "function",
                 f"{poller.function.name} <- {source.queue} "
                 f"(batch {source.batch_size}, window {source.batching_window_seconds:g} s)",
+            )
+        )
+    for stream_poller in stack.stream_pollers:
+        stream = stream_poller.source
+        rows.append(
+            (
+                "function",
+                f"{stream_poller.function.name} <- stream of {stream.table} "
+                f"(batch {stream.batch_size}, window {stream_poller.batching_window_seconds:g} s)",
             )
         )
     routes = [route.route_key for spec in stack.model.functions.values() for route in spec.http_routes]

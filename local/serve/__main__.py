@@ -6,11 +6,12 @@
                           [--<provider>-url URL --<provider>-secret-file FILE]...
 
 It runs what `make demo` runs (moto's server as AWS, the template's resources, the functions
-fed by their queues' pollers and the bucket's notifications), plus the HTTP API on
-http://127.0.0.1:PORT (0: any free port), and prints the URLs, names and copy-paste commands
-to use them. Each provider is its sandbox unless a real base URL and credentials are given
-(see `local.serve.real_providers` for the flags and variables, named after each provider); a
-real provider gets every dispute filed, so say so loudly.
+fed by their queues' pollers, the bucket's notifications and the table's stream), plus the HTTP
+API on http://127.0.0.1:PORT (0: any free port) and a subscriber's queue on the event bus (every
+change of a dispute), and prints the URLs, names and copy-paste commands to use them. Each
+provider is its sandbox unless a real base URL and credentials are given (see
+`local.serve.real_providers` for the flags and variables, named after each provider); a real
+provider gets every dispute filed, so say so loudly.
 
 The functions' log lines (JSON, as on Lambda) go to a file (`--log-file`, default
 $TMPDIR/dispute-gateway-serve.log) or, with `--logs`, to this terminal. Ctrl-C or SIGTERM
@@ -42,6 +43,10 @@ from local.serve.banner import RECEIPT, Banner
 from local.serve.real_providers import ProviderConfigError, add_arguments, real_providers
 from local.stack import LocalStack
 
+SUBSCRIBER_RULE = "local-subscriber"
+# A subscriber's pattern, from the contract (section 10); importing the publisher's module here
+# would create its Logger before the log file is chosen.
+SUBSCRIBER_PATTERN = {"source": ["dispute-gateway"], "detail-type": ["Dispute Changed"]}
 DEFAULT_LOG = Path(tempfile.gettempdir()) / "dispute-gateway-serve.log"
 
 
@@ -104,7 +109,10 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
                 raise
             print(f"port {arguments.port} is in use: choose another with --port N (0: any free port)", file=out)
             return 1
-        print(Banner(stack, providers, files, log_file, sandbox_urls).render(), file=out, flush=True)
+        # As an upstream team would: a rule on the bus for every change, an SQS queue as its target.
+        subscriber = stack.subscribe(SUBSCRIBER_RULE, SUBSCRIBER_PATTERN)
+        banner = Banner(stack, providers, files, log_file, sandbox_urls, subscriber_queue=subscriber)
+        print(banner.render(), file=out, flush=True)
         while True:
             time.sleep(3600)
 

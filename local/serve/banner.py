@@ -21,6 +21,7 @@ from tests.sandboxes.server import ProviderSandbox
 
 TABLE = "DisputesTable"
 BUCKET = "EvidenceBucket"
+BUS = "DisputeEventBus"
 RECEIPT = "receipt.pdf"
 
 
@@ -31,6 +32,7 @@ class Banner:
     files: Path  # folder of the sample receipt.pdf and each evidence provider's manifest
     log_file: Path | None  # None: the function logs go to the terminal
     sandbox_urls: Mapping[str, str] = field(default_factory=dict)  # provider name -> its sandbox's base URL
+    subscriber_queue: str | None = None  # a queue a rule on the event bus sends every change to
 
     def render(self) -> str:
         return "\n".join([*self._where(), "", *self._examples(), "", "Ctrl-C stops everything."])
@@ -60,9 +62,21 @@ class Banner:
                 rows.append(
                     ("", f"dead letters after {queue.max_receive_count} receives: {stack.ref(queue.dead_letter_queue)}")
                 )
+        for stream_poller in stack.stream_pollers:
+            stream = stream_poller.source
+            rows.append(
+                (
+                    f"stream of {stream.table}",
+                    f"-> {stream_poller.function.name} (batch {stream.batch_size}, "
+                    f"window {stream_poller.batching_window_seconds:g} s, failures to {stream.on_failure})",
+                )
+            )
         for scheduler in stack.schedulers:
             period = f"every {scheduler.period_seconds:g} s" if scheduler.period_seconds else "not run locally"
             rows.append((f"schedule {scheduler.schedule.logical_id}", f"-> {scheduler.function.name} ({period})"))
+        if self.subscriber_queue is not None:
+            rows.append(("event bus", stack.ref(BUS)))
+            rows.append(("", f"-> subscriber queue {self.subscriber_queue} (every Dispute Changed event)"))
         rows += [(name, where) for name, where in self.providers.items()]
         logs = f"{self.log_file} (JSON lines)" if self.log_file is not None else "this terminal"
         rows.append(("function logs", logs))
@@ -115,6 +129,12 @@ class Banner:
         for name, plug in plugs_by_name(plugs).items():
             if plug.controls and name in self.sandbox_urls:
                 lines += ["  " + line.replace("{base_url}", self.sandbox_urls[name]) for line in plug.controls]
+        if self.subscriber_queue is not None:
+            lines += [
+                "  # every change of a dispute (created, submitting, submitted, won...), as a subscriber gets it",
+                f"  {aws} sqs receive-message --queue-url {self.subscriber_queue} --max-number-of-messages 10 \\",
+                "       --wait-time-seconds 5 --query 'Messages[].Body' --output text",
+            ]
         dead_letters = stack.model.queues[stack.provider_queue(first.name)].dead_letter_queue
         lines += [
             "  # what could not be filed at all waits in a dead-letter queue, with its reason",

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import AwsResources, FakeLambdaContext, load_function, put_secret
+from tests.conftest import REGION, AwsResources, FakeLambdaContext, load_function, put_secret
 from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
@@ -197,14 +197,11 @@ class TableStream:
         )["ShardIterator"]
 
     def batch(self) -> dict[str, Any]:
+        from local.runtime.stream_poller import stream_lambda_record
+
         answer = self._streams.get_records(ShardIterator=self._iterator)
         self._iterator = answer["NextShardIterator"]
-        return {"Records": [self._as_lambda_sees_it(record) for record in answer["Records"]]}
-
-    def _as_lambda_sees_it(self, record: dict[str, Any]) -> dict[str, Any]:
-        change = dict(record["dynamodb"])
-        change["ApproximateCreationDateTime"] = change["ApproximateCreationDateTime"].timestamp()
-        return {**record, "dynamodb": change, "eventSourceARN": self.arn, "awsRegion": "ap-southeast-1"}
+        return {"Records": [stream_lambda_record(record, self.arn, REGION) for record in answer["Records"]]}
 
 
 class Subscriber:

@@ -147,10 +147,10 @@ def test_a_bad_value_is_refused_naming_the_parameter(aws, api, query, field):
     assert [problem["field"] for problem in answer.body["errors"]] == [field]
 
 
-def test_no_filter_is_refused_naming_each_parameter_that_would_do(aws, api):
+def test_no_filter_is_no_list_naming_each_parameter_that_would_make_one(aws, api):
     for query in ({}, {"provider": "repay"}):
         answer = api.call("GET", "/disputes", query=query)
-        assert answer.status == 422
+        assert answer.status == 404 and answer.body["message"] == "no such list"
         assert [problem["field"] for problem in answer.body["errors"]] == ["reference", "status", "resolution"]
 
 

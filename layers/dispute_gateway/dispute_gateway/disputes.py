@@ -32,6 +32,14 @@ from .store import LISTINGS, DisputeStore, dispute_store
 MANIFEST_MAX_BYTES = 64 * 1024
 
 
+class NoList(LookupError):
+    """GET /disputes named no list: one of `parameters` picks one."""
+
+    def __init__(self, parameters: list[str]) -> None:
+        super().__init__(f"one of {', '.join(parameters)} is required")
+        self.problems = [Problem(field=name, message=str(self)) for name in parameters]
+
+
 class QueueUnavailable(RuntimeError):
     """The command could not be queued; the record waits for the caller's retry."""
 
@@ -71,7 +79,7 @@ class DisputeService:
         """A page of the disputes that match every filter given (reference, status, resolution,
         provider), read through the index of the first of reference, status, resolution given.
 
-        Without any of those three the request is invalid: the table is never scanned."""
+        Raises NoList without any of those three: there is no list of every dispute (no scan)."""
         given = {name: value for name, value in filters.items() if value is not None}
         provider = given.get("provider")
         if provider is not None and provider not in provider_names():
@@ -80,8 +88,7 @@ class DisputeService:
             )
         by = next((name for name in LISTINGS if name in given), None)
         if by is None:
-            needed = f"one of {', '.join(LISTINGS)} is required"
-            raise InvalidRequestError([Problem(field=name, message=needed) for name in LISTINGS])
+            raise NoList(list(LISTINGS))
         listing, value = LISTINGS[by], given.pop(by)
         start = decode_page_token(next_token, by, listing.position_keys, value) if next_token else None
         records, last = self._store.page(listing, value, given, self.page_size, start)
