@@ -1,7 +1,7 @@
 """`make serve`: the whole service on this machine, for a developer, until Ctrl-C.
 
     python -m local.serve [--port 3000] [--visibility-timeout SECONDS] [--batching-window SECONDS]
-                          [--schedule-period SECONDS]
+                          [--retry-base-delay SECONDS] [--max-receive-count N] [--schedule-period SECONDS]
                           [--logs | --log-file PATH]
                           [--<provider>-url URL --<provider>-secret-file FILE]...
 
@@ -101,6 +101,7 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
             visibility_timeout_override=arguments.visibility_timeout,
             batching_window_override=arguments.batching_window,
             schedule_override=arguments.schedule_period,
+            parameter_overrides=_retry_parameters(arguments),
         )
         try:
             resources.enter_context(stack)
@@ -115,6 +116,11 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
         print(banner.render(), file=out, flush=True)
         while True:
             time.sleep(3600)
+
+
+def _retry_parameters(arguments: argparse.Namespace) -> dict[str, int]:
+    given = {"RetryBaseDelaySeconds": arguments.retry_base_delay, "MaxReceiveCount": arguments.max_receive_count}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -141,7 +147,20 @@ def _parser() -> argparse.ArgumentParser:
         "--visibility-timeout",
         type=int,
         metavar="SECONDS",
-        help="every queue's visibility time-out, to see retries sooner (default: the template's)",
+        help="every queue's visibility time-out: when a message held by another delivery comes back "
+        "(a provider's failures follow the retry delays instead; default: the template's)",
+    )
+    parser.add_argument(
+        "--retry-base-delay",
+        type=int,
+        metavar="SECONDS",
+        help="the delay after a failed delivery, doubling per delivery (default: the template's 60 s)",
+    )
+    parser.add_argument(
+        "--max-receive-count",
+        type=int,
+        metavar="N",
+        help="deliveries before a dispute is failed and its message dead-lettered (default: the template's 12)",
     )
     parser.add_argument(
         "--batching-window",

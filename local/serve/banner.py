@@ -62,6 +62,10 @@ class Banner:
                 rows.append(
                     ("", f"dead letters after {queue.max_receive_count} receives: {stack.ref(queue.dead_letter_queue)}")
                 )
+            variables = stack.function_environments.get(function, {})
+            if "RETRY_BASE_DELAY_SECONDS" in variables:
+                base, cap = variables["RETRY_BASE_DELAY_SECONDS"], variables["RETRY_MAX_DELAY_SECONDS"]
+                rows.append(("", f"a failed delivery comes back after {base} s, doubling each time up to {cap} s"))
         for stream_poller in stack.stream_pollers:
             stream = stream_poller.source
             rows.append(

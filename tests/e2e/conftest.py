@@ -12,10 +12,17 @@ from local.stack import LocalStack
 from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
+# A failed delivery comes back after a second, and the fourth is the last: a test sees the whole
+# retry story in seconds, not the template's 29 hours.
+QUICK_RETRIES = {"RetryBaseDelaySeconds": 1, "RetryMaxDelaySeconds": 1, "MaxReceiveCount": 4}
+
 
 def quick_stack(providers: list[ProviderWiring], **options: Any) -> LocalStack:
-    """A 1 s visibility time-out brings a failed message back quickly; no batching window to wait for."""
-    return LocalStack(providers=providers, visibility_timeout_override=1, batching_window_override=0, **options)
+    """A 1 s visibility time-out and retry delay bring a failed message back quickly; no batching
+    window to wait for."""
+    options.setdefault("parameter_overrides", QUICK_RETRIES)
+    options.setdefault("visibility_timeout_override", 1)
+    return LocalStack(providers=providers, batching_window_override=0, **options)
 
 
 @pytest.fixture

@@ -118,3 +118,21 @@ def test_stack_name_leaves_room_for_function_names(environment):
 def test_deploys_need_no_named_iam(environment):
     # The roles are unnamed (CloudFormation names them), so CAPABILITY_IAM is enough.
     assert _deploy(environment)["capabilities"] == "CAPABILITY_IAM"
+
+
+# -- retries (CONTRACT section 11): a day of a provider being down before a dispute fails ----------
+DAY_SECONDS = 86400
+
+
+def _covered_seconds(parameters: dict[str, str]) -> int:
+    from dispute_gateway.retries import RetrySchedule
+
+    schedule = RetrySchedule(int(parameters["RetryBaseDelaySeconds"]), int(parameters["RetryMaxDelaySeconds"]))
+    return sum(schedule.delays(int(parameters["MaxReceiveCount"])))
+
+
+@pytest.mark.parametrize("environment", [None, *ENVIRONMENTS])
+def test_the_retry_schedule_rides_out_a_day_of_outage(sam_template, environment):
+    defaults = {name: str(spec.get("Default")) for name, spec in sam_template["Parameters"].items()}
+    parameters = defaults if environment is None else {**defaults, **_overrides(environment)}
+    assert _covered_seconds(parameters) >= DAY_SECONDS, environment

@@ -171,6 +171,35 @@ def test_outcome_metrics_are_emitted_with_the_alarms_namespace_and_dimensions(sa
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_provider_failing_for_15_minutes_alarms_long_before_any_dispute_fails(
+    sam_template, resources, provider, capsys
+):
+    from dispute_gateway.observability import count_retries
+
+    env = _globals_environment(sam_template)
+    (alarm,) = [
+        a
+        for a in _single_metric_alarms(resources, env["POWERTOOLS_METRICS_NAMESPACE"], "DeliveriesRetried")
+        if _dimensions(a["Dimensions"])["provider"] == provider
+    ]
+    assert _dimensions(alarm["Dimensions"]) == {"provider": provider, "service": env["POWERTOOLS_SERVICE_NAME"]}
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 0)
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3  # a blip is not an outage
+    capsys.readouterr()
+    count_retries(provider, 2)
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [document["DeliveriesRetried"] for document in emitted] == [[2.0]]  # one data point per batch
+    assert all(document["provider"] == provider for document in emitted)
+
+
+def test_dashboard_shows_the_messages_waiting_for_their_next_delivery(resources):
+    dashboard, _ = _dashboard(resources)
+    searches = _searches(dashboard)
+    assert any("ApproximateNumberOfMessagesNotVisible" in s for s in searches)
+    assert any("DeliveriesRetried" in s for s in searches)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_any_failed_dispute_alarms(sam_template, resources, provider):
     env = _globals_environment(sam_template)
     (alarm,) = [

@@ -57,7 +57,8 @@ def _records() -> tuple[str, list[str], list[Any], None]:
 def _consume(queue: str) -> tuple[str, list[str], list[Any], None]:
     return (
         "ConsumeOwnQueue",
-        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+        # ChangeMessageVisibility: the worker delays a failed message's next delivery (CONTRACT section 11).
+        ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
         [arn_of(queue)],
         None,
     )

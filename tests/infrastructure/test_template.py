@@ -214,3 +214,11 @@ def test_sample_events_are_sqs_events_from_the_iimmpact_queue(event_file):
         assert record["eventSource"] == "aws:sqs"
         assert record["eventSourceARN"].endswith(":dispute-gateway-dev-iimmpact")
         assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
+
+
+def test_every_worker_retries_on_the_templates_schedule(resources):
+    for block in provider_blocks(resources):
+        variables = environment(resources, block.function)
+        assert variables["QUEUE_MAX_RECEIVE_COUNT"] == ref("MaxReceiveCount")
+        assert variables["RETRY_BASE_DELAY_SECONDS"] == ref("RetryBaseDelaySeconds")
+        assert variables["RETRY_MAX_DELAY_SECONDS"] == ref("RetryMaxDelaySeconds")

@@ -239,3 +239,69 @@ def publisher(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DISPUTES_TABLE", aws.table)
     monkeypatch.setenv("EVENT_BUS_NAME", BUS)
     return load_function("event_publisher")
+
+
+# -- a worker fed from its queue, as Lambda's SQS event source feeds it ----------------------------
+class QueueFeed:
+    """A worker fed from its real queue in moto: `deliver` receives what is visible (receive counts
+    and receipt handles are SQS's own), invokes the worker and deletes what succeeded, as Lambda
+    does. `delays` are the visibility time-outs the worker set, per message id; `elapse` plays the
+    passing of time: every message it hid becomes visible again."""
+
+    def __init__(self, queue_url: str, dead_letter_queue_url: str, app: ModuleType, max_receive_count: int) -> None:
+        self.queue_url = queue_url
+        self._sqs = boto3.client("sqs")
+        self._app = app
+        self._in_flight: dict[str, str] = {}  # message id -> its latest receipt handle
+        self._delivering: dict[str, str] = {}  # receipt handle -> message id, of the batch being delivered
+        self.delays: dict[str, list[int]] = {}
+        attributes = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        self.arn = attributes["QueueArn"]
+        dead_letter_arn = self._sqs.get_queue_attributes(QueueUrl=dead_letter_queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(max_receive_count)}
+        self._sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"RedrivePolicy": json.dumps(redrive)})
+        # The worker's own SQS client, as its cold start made it: what it asks SQS is recorded.
+        app.worker._delays._client.meta.events.register(
+            "before-parameter-build.sqs.ChangeMessageVisibilityBatch", self._record_delays
+        )
+
+    def send(self, body: dict[str, Any] | str) -> str:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        return str(self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=raw)["MessageId"])
+
+    def deliver(self) -> list[str]:
+        """One batch of what is visible now; the ids of the messages that go back to the queue."""
+        from local.runtime.functions import sqs_lambda_record
+
+        messages = self._sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        assert messages, "nothing to deliver"
+        records = [sqs_lambda_record(message, self.arn, REGION) for message in messages]
+        self._delivering = {message["ReceiptHandle"]: message["MessageId"] for message in messages}
+        answer = self._app.lambda_handler({"Records": records}, FakeLambdaContext())
+        failed = [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._in_flight[message["MessageId"]] = message["ReceiptHandle"]
+            else:
+                self._in_flight.pop(message["MessageId"], None)
+                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return failed
+
+    def elapse(self) -> None:
+        for handle in self._in_flight.values():
+            self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+
+    def visible(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def _record_delays(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params["Entries"]:
+            message_id = self._delivering.get(entry["ReceiptHandle"], entry["ReceiptHandle"])
+            self.delays.setdefault(message_id, []).append(entry["VisibilityTimeout"])

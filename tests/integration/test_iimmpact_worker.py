@@ -174,7 +174,7 @@ def test_last_delivery_records_failed_and_a_redrive_retries_it(aws, iimmpact_san
     assert record["attempts"] == 3
 
 
-def test_rotated_secret_is_fetched_again_once(aws, iimmpact_sandbox, iimmpact_app):
+def test_rotated_secret_is_fetched_again_for_the_next_delivery(aws, iimmpact_sandbox, iimmpact_app):
     app = iimmpact_app()
     assert deliver(app, {"trxid": "T-1"}, message_id="warm") == []  # the old secret is now cached
 
@@ -182,8 +182,11 @@ def test_rotated_secret_is_fetched_again_once(aws, iimmpact_sandbox, iimmpact_ap
     iimmpact_sandbox.rotate_credentials("iimm_rotated_key", new_secret)
     put_secret(aws.iimmpact_secret_id, {"api_key": "iimm_rotated_key", "hmac_secret": new_secret})
 
-    assert deliver(app, REPORT) == []
+    # Refused with the old key: one request, and the secret is read afresh for the next delivery.
+    assert deliver(app, REPORT) == ["m-1"]
+    assert deliver(app, REPORT, receive_count=2) == []
     assert aws.record(only_submitted(aws, "T-1001"))["status"] == "submitted"
+    assert [request.authenticated for request in iimmpact_sandbox.requests[1:]] == [False, True]
 
 
 def only_submitted(aws: AwsResources, reference: str) -> str:
@@ -200,7 +203,7 @@ def test_credentials_refused_for_good_fail_on_the_last_delivery(aws, iimmpact_sa
     record = aws.only_record()
     assert record["status"] == "failed"
     assert record["provider_http_status"] == 401
-    assert len(iimmpact_sandbox.requests) == 2  # the first try and one with the secret read again
+    assert len(iimmpact_sandbox.requests) == 1  # one request per delivery, 401 or not
 
 
 def test_message_that_is_not_json_goes_to_the_dead_letter_queue(aws, iimmpact_sandbox, iimmpact_app):

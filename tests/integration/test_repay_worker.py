@@ -385,6 +385,7 @@ def test_logs_never_carry_the_api_key(aws, repay_sandbox, repay_app, receipt, lo
     repay_sandbox.inject(Fault(status=401), Fault(status=502, act=True))
     deliver(app, command("D-77", "1000", receipt))
     deliver(app, command("D-77", "1000", receipt), receive_count=2)
+    deliver(app, command("D-77", "1000", receipt), receive_count=3)
     logs = log_output.getvalue()
     assert "Dispute submitted" in logs
     assert repay_sandbox.api_key not in logs

@@ -11,6 +11,7 @@ Run it for another process with ``python -m tests.sandboxes.iimmpact --port N``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -68,6 +69,10 @@ class Fault:
     act: bool = False  # file the report before the fault strikes
     delay: float = 0.0  # seconds to sleep before answering
     drop: bool = False  # read the body, then close the connection without answering
+    retry_after: str | None = None  # a Retry-After header with the status: seconds or an HTTP date
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after} if self.retry_after is not None else {}
 
 
 @dataclass
@@ -76,6 +81,7 @@ class ReceivedRequest:
     body: bytes
     authenticated: bool
     answered_status: int | None  # None when dropped
+    received_at: float = dataclasses.field(default_factory=time.monotonic)  # when it arrived (monotonic clock)
 
 
 def sign_v1(secret_b64: str, timestamp: str, nonce: str, method: str, query: str, body: bytes) -> str:
@@ -196,7 +202,7 @@ class IimmpactSandbox(SandboxLifecycle):
         if fault.drop:
             return None
         if fault.status is not None:
-            return fault.status, {"message": FAULT_MESSAGES.get(fault.status, "Error")}
+            return fault.status, {"message": FAULT_MESSAGES.get(fault.status, "Error")}, fault.headers()
         return filed if filed is not None else self._file(report)
 
     def _file(self, report: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -223,7 +229,8 @@ def _parse(body: bytes) -> Any:
 
 def _sound(fault: Fault) -> bool:
     status_ok = fault.status is None or (type(fault.status) is int and 100 <= fault.status <= 599)
-    return status_ok and type(fault.delay) in (int, float) and fault.delay >= 0
+    retry_after_ok = fault.retry_after is None or type(fault.retry_after) is str
+    return status_ok and retry_after_ok and type(fault.delay) in (int, float) and fault.delay >= 0
 
 
 def _summary(request: ReceivedRequest) -> dict[str, Any]:

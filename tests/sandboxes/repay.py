@@ -102,13 +102,13 @@ def _envelope(status: int, error: dict[str, Any] | None = None, payload: dict[st
     return {"status_code": status, "error": error or {}, "payload": payload or {}}
 
 
-def _failure(status: int, message: str | None = None) -> Answer:
+def _failure(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Answer:
     if message is None:
         try:
             message = HTTPStatus(status).phrase
         except ValueError:
             message = "Error"
-    return status, _envelope(status, {"message": message})
+    return status, _envelope(status, {"message": message}), headers or {}
 
 
 def next_state(state: str) -> str:
@@ -203,7 +203,7 @@ class RepaySandbox(SandboxLifecycle):
         if fault.drop:
             return None
         if fault.status is not None:
-            return _failure(fault.status)
+            return _failure(fault.status, headers=fault.headers())
         # Read after the delay: a slow answer tells the deal as it is when the answer leaves.
         with self._lock:
             state = self.deals.setdefault(deal_id, FIRST_SIGHT_STATE)
@@ -222,7 +222,7 @@ class RepaySandbox(SandboxLifecycle):
         if fault.drop:
             return None
         if fault.status is not None:
-            return _failure(fault.status)
+            return _failure(fault.status, headers=fault.headers())
         return opened or self._open(deal_id, form, headers)
 
     def _open(self, deal_id: str, form: _Form, headers: dict[str, str]) -> Answer:
@@ -306,6 +306,7 @@ def _faults_from(payload: Any) -> list[Fault] | None:
         and type(f.act) is type(f.drop) is bool
         and type(f.delay) in (int, float)
         and f.delay >= 0
+        and (f.retry_after is None or type(f.retry_after) is str)
         for f in faults
     )
     return faults if sound else None

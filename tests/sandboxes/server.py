@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 SandboxT = TypeVar("SandboxT", bound="SandboxLifecycle", covariant=True)
-Answer = tuple[int, Any]
+# A status and a JSON payload, and headers to send with them (a fault's Retry-After).
+Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
 
@@ -92,8 +93,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if outcome is None:
             self._drop()
             return
-        request.answered_status = outcome[0]
-        self._send(*outcome, {"Retry-After": "1"} if outcome[0] == 429 else None)
+        status, payload = outcome[0], outcome[1]
+        headers = dict(outcome[2]) if len(outcome) > 2 else {}
+        if status == 429:
+            headers.setdefault("Retry-After", "1")
+        request.answered_status = status
+        self._send(status, payload, headers)
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()

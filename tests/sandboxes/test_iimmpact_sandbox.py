@@ -195,6 +195,13 @@ def test_throttling_fault_files_nothing(sandbox: IimmpactSandbox) -> None:
     assert report(sandbox, {"refid": "R-7"}).json()["data"]["status"] == "Success"
 
 
+def test_a_fault_can_say_when_to_come_back(sandbox: IimmpactSandbox) -> None:
+    sandbox.inject(Fault(status=503, retry_after="120"), Fault(status=429, retry_after="Wed, 21 Oct 2026 07:28:00 GMT"))
+    assert report(sandbox, {"refid": "R-9"}).headers["Retry-After"] == "120"
+    assert report(sandbox, {"refid": "R-9"}).headers["Retry-After"] == "Wed, 21 Oct 2026 07:28:00 GMT"
+    assert "Retry-After" not in report(sandbox, {"refid": "R-9"}).headers
+
+
 def test_server_error_after_acting_files_the_case(sandbox: IimmpactSandbox) -> None:
     sandbox.inject(Fault(status=503, act=True))
     failed = report(sandbox, {"refid": "R-8"})

@@ -19,7 +19,8 @@ VALID = {
 def test_defaults_apply() -> None:
     settings = load_settings(IimmpactWorkerSettings, VALID)
     assert settings.base_url == "https://api.iimmpact.com"
-    assert settings.max_receive_count == 5
+    assert settings.max_receive_count == 12
+    assert (settings.retry_base_delay_seconds, settings.retry_max_delay_seconds) == (60, 43200)
 
 
 @pytest.mark.parametrize("missing", sorted(VALID))
@@ -31,8 +32,20 @@ def test_missing_variable_is_named(missing: str) -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("IIMMPACT_BASE_URL", "not a url"), ("QUEUE_MAX_RECEIVE_COUNT", "zero"), ("WORKER_CONCURRENCY", "0")],
+    [
+        ("IIMMPACT_BASE_URL", "not a url"),
+        ("QUEUE_MAX_RECEIVE_COUNT", "zero"),
+        ("WORKER_CONCURRENCY", "0"),
+        ("RETRY_BASE_DELAY_SECONDS", "-1"),
+        ("RETRY_MAX_DELAY_SECONDS", "43201"),  # past SQS's 12 hours
+    ],
 )
 def test_malformed_variable_is_named(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         load_settings(IimmpactWorkerSettings, {**VALID, variable: value})
+
+
+def test_a_retry_cap_below_its_base_is_refused_naming_both() -> None:
+    environment = {**VALID, "RETRY_BASE_DELAY_SECONDS": "600", "RETRY_MAX_DELAY_SECONDS": "60"}
+    with pytest.raises(ConfigurationError, match="RETRY_MAX_DELAY_SECONDS must not be below RETRY_BASE_DELAY_SECONDS"):
+        load_settings(IimmpactWorkerSettings, environment)

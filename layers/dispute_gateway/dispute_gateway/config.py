@@ -25,7 +25,9 @@ from pydantic import (
 if TYPE_CHECKING:
     from .providers import ProviderSpec
 
-DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_MAX_RECEIVE_COUNT = 12
+DEFAULT_RETRY_BASE_DELAY_SECONDS = 60
+SQS_MAX_VISIBILITY_SECONDS = 43_200
 MiB = 1024 * 1024
 # Evidence limits: any value up to the Lambda's own limits works, since evidence is streamed.
 # The defaults let any files that each fit fill the total, so a request the API's document
@@ -101,6 +103,20 @@ class WorkerSettings(ProviderSettings):
     # The queue's redrive policy moves a message after this many receives; the worker
     # records `failed` on that last delivery (template passes the same parameter to both).
     max_receive_count: int = Field(DEFAULT_MAX_RECEIVE_COUNT, ge=1, le=1000, alias="QUEUE_MAX_RECEIVE_COUNT")
+    # The delay before the next delivery doubles from the base with each failed one, up to the
+    # cap; SQS allows 12 hours at most (CONTRACT section 11).
+    retry_base_delay_seconds: int = Field(
+        DEFAULT_RETRY_BASE_DELAY_SECONDS, ge=0, le=SQS_MAX_VISIBILITY_SECONDS, alias="RETRY_BASE_DELAY_SECONDS"
+    )
+    retry_max_delay_seconds: int = Field(
+        SQS_MAX_VISIBILITY_SECONDS, ge=0, le=SQS_MAX_VISIBILITY_SECONDS, alias="RETRY_MAX_DELAY_SECONDS"
+    )
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> Self:
+        if self.retry_max_delay_seconds < self.retry_base_delay_seconds:
+            raise ValueError("RETRY_MAX_DELAY_SECONDS must not be below RETRY_BASE_DELAY_SECONDS")
+        return self
 
 
 class TrackerSettings(ProviderSettings):

@@ -88,6 +88,12 @@ def count_events(provider: str, *, published: bool) -> None:
     _count("EventsPublished" if published else "EventsNotPublished", provider)
 
 
+def count_retries(provider: str, count: int) -> None:
+    """Deliveries that failed for the provider's sake and wait on the retry schedule: while a
+    provider is down this is the signal (its disputes become `failed` only a day later)."""
+    _count("DeliveriesRetried", provider, count)
+
+
 def count_outcome(provider: str, status: Status) -> None:
     """One data point per dispute outcome, with its provider as the dimension."""
     name = _METRIC_BY_STATUS.get(status)
@@ -95,10 +101,10 @@ def count_outcome(provider: str, status: Status) -> None:
         _count(name, provider)
 
 
-def _count(name: str, provider: str) -> None:
+def _count(name: str, provider: str, value: int = 1) -> None:
     # A metric of its own, flushed at once: the shared Metrics object carries one dimension set
     # for a whole invocation, and functions sharing a process (the local stack) share it.
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace) as metric:
         metric.add_dimension(name="provider", value=provider)
 
 

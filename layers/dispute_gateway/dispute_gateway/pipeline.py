@@ -2,8 +2,9 @@
 
 Per message, the dispute record decides: a final record is never sent again, a claimed one
 is left to its holder, and only the holder of the claim posts. Transient failures go back
-to the queue (a batch item failure); on the delivery before the redrive the record becomes
-`failed` and SQS moves the message to the dead-letter queue.
+to the queue (a batch item failure), hidden until their next delivery is due on a growing
+schedule (see `retries`); on the delivery before the redrive the record becomes `failed` and
+SQS moves the message to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -26,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import WorkerSettings, load_settings
 from .models import Dispute, DisputeRecord, InvalidDispute, Resolution, Status
-from .observability import count_outcome, logger
+from .observability import count_outcome, count_retries, logger
 from .providers import ProviderSpec
 from .providers.base import (
     Accepted,
@@ -38,6 +40,7 @@ from .providers.base import (
     UnreadableMessage,
 )
 from .redaction import redact
+from .retries import MessageDelays, RetrySchedule
 from .store import Claim, ClaimRefused, DisputeStore, IdempotencyConflict, LeaseLost, dispute_store
 from .transport import Deadline
 
@@ -46,7 +49,26 @@ _MAX_REASON_LENGTH = 1000
 
 
 class RetryLater(Exception):
-    """The message must come back: its dispute is not settled yet."""
+    """The message must come back: its dispute is not settled yet.
+
+    `backoff`: the provider (or what it needs, e.g. evidence in S3) failed, so the next delivery
+    waits on the growing schedule, at least `retry_after` seconds; otherwise (another delivery
+    holds the dispute) it comes back at the queue's visibility time-out."""
+
+    def __init__(self, reason: str, *, backoff: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.backoff = backoff
+        self.retry_after = retry_after
+
+    @classmethod
+    def of(cls, reasons: list[RetryLater]) -> RetryLater:
+        """A message's disputes that must come back: the longest wait any of them asks for."""
+        waits = [reason.retry_after for reason in reasons if reason.retry_after is not None]
+        return cls(
+            "; ".join(str(reason) for reason in reasons),
+            backoff=any(reason.backoff for reason in reasons),
+            retry_after=max(waits) if waits else None,
+        )
 
 
 class DeadLetterQueue:
@@ -76,6 +98,7 @@ class DisputeWorker:
         provider: DisputeProvider,
         store: DisputeStore,
         dead_letters: DeadLetterQueue,
+        delays: MessageDelays,
         settings: WorkerSettings,
         *,
         tracks_outcomes: bool = False,
@@ -88,26 +111,40 @@ class DisputeWorker:
         self._dead_letters = dead_letters
         self._settings = settings
         self._pool = ThreadPoolExecutor(max_workers=settings.worker_concurrency, thread_name_prefix="dispute")
+        self._schedule = RetrySchedule(settings.retry_base_delay_seconds, settings.retry_max_delay_seconds)
+        self._delays = delays
+        self._credentials_stale = False
 
     @classmethod
     def for_provider(cls, spec: ProviderSpec) -> DisputeWorker:
         """The worker of `spec`'s function: its settings read from the environment (a cold start)."""
         settings = load_settings(spec.settings_model())
+        sqs = boto3.client("sqs")
         return cls(
             spec.client_factory()(settings),
             dispute_store(settings.disputes_table),
-            DeadLetterQueue(settings.dead_letter_queue_url, boto3.client("sqs")),
+            DeadLetterQueue(settings.dead_letter_queue_url, sqs),
+            MessageDelays(sqs),
             settings,
             tracks_outcomes=spec.tracks_outcomes,
         )
 
     # -- a batch ----------------------------------------------------------------------------
     def process_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """Records of one batch are sent concurrently, at most `worker_concurrency` at a time."""
+        """Records of one batch are sent concurrently, at most `worker_concurrency` at a time; the
+        messages that must come back on the growing schedule are then hidden until they are due."""
+        started = time.monotonic()
         deadline = Deadline.from_lambda_context(context, self._settings.time_reserve_seconds)
+        delayed: list[tuple[SQSRecord, int]] = []
 
         async def handle(record: SQSRecord) -> None:
-            await self._in_pool(self.process_message, record, deadline)
+            try:
+                await self._in_pool(self.process_message, record, deadline)
+            except RetryLater as retry:
+                if retry.backoff:
+                    receive_count = int(record.attributes.approximate_receive_count)
+                    delayed.append((record, self._schedule.delay(receive_count, retry.retry_after)))
+                raise
 
         # A batch whose every record must come back is still an answer, not a crash: listing
         # them all keeps a provider outage from counting as Lambda errors.
@@ -115,6 +152,9 @@ class DisputeWorker:
         response = async_process_partial_response(
             event=event, record_handler=handle, processor=processor, context=context
         )
+        if delayed:
+            count_retries(self.provider.name, len(delayed))
+            self._delays.apply(delayed, time.monotonic() - started)
         return dict(response)
 
     async def _in_pool(self, function: Callable[..., T], *args: Any) -> T:
@@ -128,6 +168,11 @@ class DisputeWorker:
         logger.thread_safe_append_keys(message_id=record.message_id)
         try:
             disputes = self.provider.disputes_from_message(record.body)
+        except Transient as transient:  # e.g. the manifest an S3 notification names, unreadable for now
+            logger.warning("Message not read: will retry", extra={"reason": transient.reason})
+            raise RetryLater(
+                transient.reason, backoff=not last_delivery, retry_after=transient.answer.retry_after
+            ) from None
         except UnreadableMessage as unreadable:
             logger.warning("Message names no transaction: dead-lettered", extra={"reason": str(unreadable)})
             self._dead_letters.put(record.body, str(unreadable))
@@ -142,7 +187,7 @@ class DisputeWorker:
                 logger.warning("Idempotency key reused for another request: dead-lettered")
                 self._dead_letters.put(record.body, str(conflict))
         if unsettled:
-            raise RetryLater("; ".join(str(reason) for reason in unsettled))
+            raise RetryLater.of(unsettled)
 
     # -- a dispute ----------------------------------------------------------------------------
     def file(self, dispute: Dispute | InvalidDispute, deadline: Deadline, *, last_delivery: bool) -> DisputeRecord:
@@ -172,7 +217,9 @@ class DisputeWorker:
             raise RetryLater(str(lost)) from None
 
     def _submit(self, dispute: Dispute, claim: Claim, deadline: Deadline, last_delivery: bool) -> DisputeRecord:
+        fresh_credentials, self._credentials_stale = self._credentials_stale, False
         attempt = Attempt(
+            fresh_credentials=fresh_credentials,
             deadline=deadline,
             record=claim.record,
             before_send=functools.partial(self._store.begin_attempt, claim),
@@ -201,9 +248,11 @@ class DisputeWorker:
         try:
             return self.provider.submit(dispute, attempt)
         except CredentialsRejected:
-            logger.warning("Provider refused the credentials: reading the secret again")
-            attempt.fresh_credentials = True
-            return self.provider.submit(dispute, attempt)
+            # Not sent again now: one request per dispute per delivery, on the same schedule as
+            # any failure. The next attempt in this container reads the secret afresh (rotated?).
+            logger.warning("Provider refused the credentials: the secret is read again for the next attempt")
+            self._credentials_stale = True
+            raise
 
     def _transient(self, claim: Claim, attempt: Attempt, transient: Transient, last_delivery: bool) -> DisputeRecord:
         in_doubt = attempt.earlier_outcome_unknown or (attempt.sent and transient.in_doubt)
@@ -212,7 +261,7 @@ class DisputeWorker:
             logger.error("Dispute failed: retries exhausted", extra={"reason": transient.reason, "in_doubt": in_doubt})
             count_outcome(claim.record.provider, Status.FAILED)
             self._store.finish(claim, Status.FAILED, error=transient.reason, in_doubt=in_doubt, **fields)
-        else:
-            logger.warning("Dispute not settled: will retry", extra={"reason": transient.reason, "in_doubt": in_doubt})
-            self._store.release(claim, in_doubt=in_doubt, **fields)
-        raise RetryLater(transient.reason)
+            raise RetryLater(transient.reason)
+        logger.warning("Dispute not settled: will retry", extra={"reason": transient.reason, "in_doubt": in_doubt})
+        self._store.release(claim, in_doubt=in_doubt, **fields)
+        raise RetryLater(transient.reason, backoff=True, retry_after=transient.answer.retry_after)

@@ -6,6 +6,7 @@ submit a dispute, and acts on the outcome type alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import requests
 from ..config import ProviderSettings
 from ..models import Dispute, DisputeRecord, InvalidDispute, Resolution
 from ..observability import record_provider_latency
+from ..retries import retry_after_seconds
 from ..secrets import CredentialsUnavailable, ProviderSecret
 from ..transport import Deadline, http_session
 
@@ -32,6 +34,8 @@ class ProviderAnswer:
     body: Any = None
     message: str | None = None
     case_id: str | None = None
+    # Seconds the provider asked us to wait (`Retry-After`); not kept on the record.
+    retry_after: float | None = None
 
     @classmethod
     def from_response(cls, response: requests.Response) -> ProviderAnswer:
@@ -39,7 +43,11 @@ class ProviderAnswer:
             body: Any = response.json()
         except ValueError:
             body = response.text
-        return cls(http_status=response.status_code, body=body)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        return cls(http_status=response.status_code, body=body, retry_after=retry_after)
+
+    def with_message(self, message: str | None) -> ProviderAnswer:
+        return dataclasses.replace(self, message=message)
 
     def record_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {

@@ -76,11 +76,11 @@ class IimmpactProvider:
         if status != 200:
             detail = _field_errors(answer.body)
             message = _message(answer.body)
-            raise Rejected(f"IIMMPACT refused the request (HTTP {status}){detail}", _with_message(answer, message))
+            raise Rejected(f"IIMMPACT refused the request (HTTP {status}){detail}", answer.with_message(message))
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
         outcome = data.get("status") if isinstance(data, dict) else None
         message = data.get("message") if isinstance(data, dict) else None
-        answer = _with_message(answer, message if isinstance(message, str) else None)
+        answer = answer.with_message(message if isinstance(message, str) else None)
         if outcome == "Success":
             return Accepted(answer)
         if outcome == "Failed":
@@ -88,10 +88,6 @@ class IimmpactProvider:
                 return Accepted(answer)
             raise Rejected(f"IIMMPACT answered Failed: {answer.message or 'no message'}", answer)
         raise Transient("IIMMPACT answered 200 without a Success/Failed status", answer, in_doubt=True)
-
-
-def _with_message(answer: ProviderAnswer, message: str | None) -> ProviderAnswer:
-    return ProviderAnswer(answer.http_status, answer.body, message, answer.case_id)
 
 
 def _message(body: Any) -> str | None:

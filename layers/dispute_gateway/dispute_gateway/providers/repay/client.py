@@ -8,6 +8,7 @@ deal is read again, and if it entered a dispute state since, that dispute is our
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 from urllib.parse import quote
@@ -165,7 +166,7 @@ def _outcome(response: requests.Response) -> Accepted:
     case_id = payload.get("id") if isinstance(payload, dict) else None
     if not isinstance(case_id, str) or not case_id:
         raise Transient(f"Repay answered HTTP {status} without a payload.id", answer, in_doubt=True)
-    return Accepted(ProviderAnswer(answer.http_status, answer.body, answer.message, case_id))
+    return Accepted(dataclasses.replace(answer, case_id=case_id))
 
 
 def _in_dispute(state: str) -> bool:

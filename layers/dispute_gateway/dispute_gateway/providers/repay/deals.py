@@ -68,7 +68,7 @@ def with_error_text(answer: ProviderAnswer) -> ProviderAnswer:
         text = answer.body[:500]
     else:
         text = None
-    return ProviderAnswer(answer.http_status, answer.body, text, answer.case_id)
+    return answer.with_message(text)
 
 
 def _flatten(value: Any) -> str:
