@@ -101,9 +101,7 @@ def test_a_dispute_life_publishes_one_event_per_change_and_nothing_else(aws, str
     dispute = iimmpact_dispute()
     store.create(dispute)
     store.mark_queued(dispute.dispute_id)  # no change a caller follows
-    claim = store.claim(dispute, lease_seconds=60)
-    store.begin_attempt(claim)  # an attempt counted
-    store.annotate(claim, provider_state="pending")  # a note kept
+    claim = store.claim(dispute, lease_seconds=60)  # an attempt counted with the change
     record = store.finish(claim, Status.SUBMITTED, resolution=Resolution.OPEN, provider_case_id="C-1")
     record = store.record_check(record, "disputed", 60, "2026-12-01T00:00:00.000Z")  # checked, still open
     store.resolve(record, Resolution.WON, state="completed", amount="990.50")

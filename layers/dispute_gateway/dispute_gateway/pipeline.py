@@ -10,6 +10,7 @@ SQS moves the message to the dead-letter queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import time
@@ -31,17 +32,18 @@ from .models import Dispute, DisputeRecord, InvalidDispute, Resolution, Status
 from .observability import count_outcome, count_retries, logger
 from .providers import ProviderSpec
 from .providers.base import (
-    Accepted,
     Attempt,
+    Call,
     CredentialsRejected,
     DisputeProvider,
+    Prepared,
     Rejected,
     Transient,
     UnreadableMessage,
 )
 from .redaction import redact
 from .retries import MessageDelays, RetrySchedule
-from .store import Claim, ClaimRefused, DisputeStore, IdempotencyConflict, LeaseLost, dispute_store
+from .store import Claim, ClaimPlan, ClaimRefused, DisputeStore, IdempotencyConflict, LeaseLost, dispute_store
 from .transport import Deadline
 
 T = TypeVar("T")
@@ -204,55 +206,55 @@ class DisputeWorker:
                 logger.info("Dispute rejected: invalid request", extra={"reason": dispute.reason})
                 count_outcome(dispute.provider, Status.REJECTED)
             return record
-        try:
-            claim = self._store.claim(dispute, lease_seconds=deadline.remaining)
-        except ClaimRefused as refused:
-            if refused.is_final:
-                logger.info("Dispute already settled", extra={"status": refused.record.status.value})
-                return refused.record
-            raise RetryLater(f"dispute {dispute.dispute_id} is being sent by another delivery") from None
-        try:
-            return self._submit(dispute, claim, deadline, last_delivery)
-        except LeaseLost as lost:
-            raise RetryLater(str(lost)) from None
-
-    def _submit(self, dispute: Dispute, claim: Claim, deadline: Deadline, last_delivery: bool) -> DisputeRecord:
         fresh_credentials, self._credentials_stale = self._credentials_stale, False
-        attempt = Attempt(
-            fresh_credentials=fresh_credentials,
-            deadline=deadline,
-            record=claim.record,
-            before_send=functools.partial(self._store.begin_attempt, claim),
-            remember=functools.partial(self._store.annotate, claim),
-        )
+        attempt = Attempt(deadline, fresh_credentials=fresh_credentials)
+        # Whatever the provider opens before the claim is closed however this ends.
+        with contextlib.closing(_BeforeClaim(self.provider, dispute, attempt)) as before:
+            try:
+                claim = self._store.claim(dispute, lease_seconds=deadline.remaining, plan=before)
+            except ClaimRefused as refused:
+                if refused.is_final:
+                    logger.info("Dispute already settled", extra={"status": refused.record.status.value})
+                    return refused.record
+                raise RetryLater(f"dispute {dispute.dispute_id} is being sent by another delivery") from None
+            attempt.earlier_outcome_unknown = claim.earlier_in_doubt
+            try:
+                return self._submit(dispute, claim, attempt, before, last_delivery)
+            except LeaseLost as lost:
+                raise RetryLater(str(lost)) from None
+
+    def _submit(
+        self, dispute: Dispute, claim: Claim, attempt: Attempt, before: _BeforeClaim, last_delivery: bool
+    ) -> DisputeRecord:
+        """The claim's one closing write: whatever happened, `attempts` ends as the POSTs sent."""
         try:
-            accepted = self._send(dispute, attempt)
+            if before.refused is not None:
+                raise before.refused
+            prepared = before.prepared or Prepared()
+            accepted = prepared.already_filed or self.provider.submit(dispute, attempt, prepared)
         except Rejected as rejected:
             refused_by = "by the provider" if rejected.by_provider else "before sending"
             logger.info(f"Dispute rejected {refused_by}", extra={"reason": rejected.reason})
             count_outcome(dispute.provider, Status.REJECTED)
-            return self._store.finish(claim, Status.REJECTED, error=rejected.reason, **rejected.answer.record_fields())
+            fields = rejected.answer.record_fields()
+            return self._store.finish(claim, Status.REJECTED, sent=attempt.sent, error=rejected.reason, **fields)
         except Transient as transient:
+            if isinstance(transient, CredentialsRejected):
+                # Not sent again now: one request per dispute per delivery, on the same schedule
+                # as any failure. The next attempt in this container reads the secret afresh.
+                logger.warning("Provider refused the credentials: the secret is read again for the next attempt")
+                self._credentials_stale = True
             return self._transient(claim, attempt, transient, last_delivery)
         logger.info("Dispute submitted", extra={"http_status": accepted.answer.http_status})
         count_outcome(dispute.provider, Status.SUBMITTED)
         return self._store.finish(
             claim,
             Status.SUBMITTED,
+            sent=attempt.sent,
             resolution=self._submitted_resolution,
             error=None,
             **accepted.answer.record_fields(),
         )
-
-    def _send(self, dispute: Dispute, attempt: Attempt) -> Accepted:
-        try:
-            return self.provider.submit(dispute, attempt)
-        except CredentialsRejected:
-            # Not sent again now: one request per dispute per delivery, on the same schedule as
-            # any failure. The next attempt in this container reads the secret afresh (rotated?).
-            logger.warning("Provider refused the credentials: the secret is read again for the next attempt")
-            self._credentials_stale = True
-            raise
 
     def _transient(self, claim: Claim, attempt: Attempt, transient: Transient, last_delivery: bool) -> DisputeRecord:
         in_doubt = attempt.earlier_outcome_unknown or (attempt.sent and transient.in_doubt)
@@ -260,8 +262,37 @@ class DisputeWorker:
         if last_delivery:
             logger.error("Dispute failed: retries exhausted", extra={"reason": transient.reason, "in_doubt": in_doubt})
             count_outcome(claim.record.provider, Status.FAILED)
-            self._store.finish(claim, Status.FAILED, error=transient.reason, in_doubt=in_doubt, **fields)
+            self._store.finish(
+                claim, Status.FAILED, sent=attempt.sent, error=transient.reason, in_doubt=in_doubt, **fields
+            )
             raise RetryLater(transient.reason)
         logger.warning("Dispute not settled: will retry", extra={"reason": transient.reason, "in_doubt": in_doubt})
-        self._store.release(claim, in_doubt=in_doubt, **fields)
+        self._store.release(claim, in_doubt=in_doubt, sent=attempt.sent, **fields)
         raise RetryLater(transient.reason, backoff=True, retry_after=transient.answer.retry_after)
+
+
+class _BeforeClaim:
+    """The claim's plan: once the record is read (and only if it can be claimed), the provider
+    says what the claim's write keeps, or that the dispute is already filed; a refusal or a
+    failure is kept for after the claim, which then counts no attempt."""
+
+    def __init__(self, provider: DisputeProvider, dispute: Dispute, call: Call) -> None:
+        self._provider = provider
+        self._dispute = dispute
+        self._call = call
+        self.prepared: Prepared | None = None
+        self.refused: Rejected | Transient | None = None
+
+    def __call__(self, current: DisputeRecord | None) -> ClaimPlan:
+        self.close()  # a claim that lost a race asks again
+        self.prepared, self.refused = None, None
+        try:
+            self.prepared = self._provider.prepare(self._dispute, current, self._call)
+        except (Rejected, Transient) as refused:
+            self.refused = refused
+            return ClaimPlan(attempt=False)
+        return ClaimPlan(attempt=self.prepared.already_filed is None, fields=self.prepared.keep)
+
+    def close(self) -> None:
+        if self.prepared is not None:
+            self.prepared.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -64,22 +65,38 @@ class Superseded(Exception):
     """The record changed since it was read (another run checked it first): nothing was written."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class ClaimPlan:
+    """What the claim's write carries besides the lease, decided once the record has been read.
+
+    `attempt`: a POST is to follow, so the claim counts it and marks its outcome unknown until the
+    closing write records it (a crash in between leaves that evidence, as the contract wants);
+    the closing write takes the count back if the POST never left. `fields`: facts the provider
+    needs kept before its POST (e.g. the state of the transaction), written by the same write."""
+
+    attempt: bool = True
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Claim:
     """The right to send a dispute, held until `lease_expires_at` (the claiming invocation's end).
 
-    `record` is the record as the claim left it; the holder's own writes keep `attempts` current."""
+    `record` is the record as the claim left it; `earlier_in_doubt`: an attempt before this claim
+    may have reached the provider without its answer reaching us."""
 
     record: DisputeRecord
     lease_token: str
-    attempts: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.attempts = self.record.attempts
+    counted_attempt: bool
+    earlier_in_doubt: bool
 
     @property
     def dispute_id(self) -> str:
         return self.record.dispute_id
+
+    def attempts(self, sent: bool) -> int:
+        """The POSTs sent, once this claim's own is known to have left (`sent`) or not."""
+        return self.record.attempts - (1 if self.counted_attempt and not sent else 0)
 
 
 @dataclass(frozen=True)
@@ -250,13 +267,20 @@ class DisputeStore:
         return _from_item(response["Attributes"])
 
     # -- the sending lease ----------------------------------------------------------------
-    def claim(self, dispute: Dispute, lease_seconds: float) -> Claim:
-        """Take the right to send, creating the record if it is new.
+    def claim(
+        self,
+        dispute: Dispute,
+        lease_seconds: float,
+        plan: Callable[[DisputeRecord | None], ClaimPlan] = lambda _: ClaimPlan(),
+    ) -> Claim:
+        """Take the right to send, creating the record if it is new: one write.
 
         Claimable: a new dispute, a `received` or `failed` one, or a `submitting` one whose
         earlier holder's lease has run out (that invocation ended, or crashed mid-call). The
-        record is read, then written on the condition that it is still what was read, so two
-        deliveries that read it at once cannot both claim it."""
+        record is read, `plan` decides what the write carries (given what was read: it may ask
+        the provider first, and is never called for a dispute that cannot be claimed), then the
+        write is conditional on the record being still what was read, so two deliveries that
+        read it at once cannot both claim it."""
         for _ in range(_CLAIM_TRIES):
             current = self.get(dispute.dispute_id)
             if current is not None and current.request_fingerprint != dispute.request_fingerprint:
@@ -264,16 +288,27 @@ class DisputeStore:
             if current is not None and not _claimable(current, time.time()):
                 raise ClaimRefused(current)
             token = uuid.uuid4().hex
+            chosen = plan(current)
             try:
-                return Claim(self._take(dispute, current, token, lease_seconds), token)
+                record = self._take(dispute, current, token, lease_seconds, chosen)
             except _ConditionFailed:
                 continue  # another delivery wrote it in between: look again
+            earlier_in_doubt = bool(current and current.in_doubt)
+            return Claim(record, token, counted_attempt=chosen.attempt, earlier_in_doubt=earlier_in_doubt)
         raise StoreError(f"dispute {dispute.dispute_id} kept changing while it was claimed")
 
-    def _take(self, dispute: Dispute, current: DisputeRecord | None, token: str, lease_seconds: float) -> DisputeRecord:
-        lease = {"lease_token": token, "lease_expires_at": round(time.time() + lease_seconds, 3)}
+    def _take(
+        self, dispute: Dispute, current: DisputeRecord | None, token: str, lease_seconds: float, plan: ClaimPlan
+    ) -> DisputeRecord:
+        fields: dict[str, Any] = {
+            "lease_token": token,
+            "lease_expires_at": round(time.time() + lease_seconds, 3),
+            **plan.fields,
+        }
+        if plan.attempt:
+            fields.update(attempts=(current.attempts if current else 0) + 1, in_doubt=True)
         if current is None:
-            record = _new_record(dispute, Status.SUBMITTING).model_copy(update=lease)
+            record = _new_record(dispute, Status.SUBMITTING).model_copy(update=fields)
             self._call(
                 "put_item",
                 Item=_to_item(record.model_dump(mode="json", exclude_none=True)),
@@ -281,30 +316,22 @@ class DisputeStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return record
-        fields: dict[str, Any] = {"status": Status.SUBMITTING.value, "updated_at": utc_now(), **lease}
+        fields.update(status=Status.SUBMITTING.value, updated_at=utc_now())
         if current.status is not Status.SUBMITTING:
             fields["history"] = with_entry(current, history_entry(Status.SUBMITTING, current.attempts))
         return self._write(current.dispute_id, fields, [], self._unchanged(current))
 
-    def begin_attempt(self, claim: Claim) -> None:
-        """Count a POST about to leave; until its answer is recorded its outcome is unknown."""
-        self._held(
-            claim,
-            "SET attempts = if_not_exists(attempts, :zero) + :one, in_doubt = :yes",
-            {"zero": 0, "one": 1, "yes": True},
-        )
-        claim.attempts += 1
-
-    def annotate(self, claim: Claim, **fields: Any) -> None:
-        """Keep provider facts on the record while holding the claim (e.g. the state before a first POST)."""
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        self._held(claim, f"SET {assignments}", {f":v{i}": v for i, v in enumerate(fields.values())}, names)
-
     def finish(
-        self, claim: Claim, status: Status, *, resolution: Resolution | None = None, **fields: Any
+        self,
+        claim: Claim,
+        status: Status,
+        *,
+        sent: bool = True,
+        resolution: Resolution | None = None,
+        **fields: Any,
     ) -> DisputeRecord:
-        """Record a final outcome (submitted/rejected) or `failed`; the lease ends.
+        """Record a final outcome (submitted/rejected) or `failed`; the lease ends. `sent`: whether
+        the claim's POST left (else its count is taken back).
 
         A submitted dispute gets its resolution in the same write: `open` puts it in the outcome
         index (due for a check at once), `untracked` is final."""
@@ -319,28 +346,35 @@ class DisputeStore:
             )
         elif resolution is not None:
             fields.update(resolution=resolution.value, resolved_at=now)
-        return self._record(claim, status, in_doubt, fields, resolution)
+        return self._record(claim, status, in_doubt, sent, fields, resolution)
 
-    def release(self, claim: Claim, *, in_doubt: bool, **fields: Any) -> DisputeRecord:
+    def release(self, claim: Claim, *, in_doubt: bool, sent: bool = True, **fields: Any) -> DisputeRecord:
         """Give the dispute back for a later delivery after a transient error."""
         # An attempt whose outcome is unknown keeps the record `submitting`, as the contract
         # defines it; one that certainly did not reach the provider is simply waiting again.
         status = Status.SUBMITTING if in_doubt else Status.RECEIVED
-        return self._record(claim, status, in_doubt, fields, None)
+        return self._record(claim, status, in_doubt, sent, fields, None)
 
     def _record(
         self,
         claim: Claim,
         status: Status,
         in_doubt: bool,
+        sent: bool,
         fields: dict[str, Any],
         resolution: Resolution | None,
     ) -> DisputeRecord:
         """Set the status and fields; a field given as None is removed (e.g. a stale `error`)."""
-        values: dict[str, Any] = {"status": status.value, "in_doubt": in_doubt, "updated_at": utc_now()}
+        attempts = claim.attempts(sent)
+        values: dict[str, Any] = {
+            "status": status.value,
+            "in_doubt": in_doubt,
+            "attempts": attempts,
+            "updated_at": utc_now(),
+        }
         values.update((name, value) for name, value in fields.items() if value is not None)
         if status is not claim.record.status or resolution is not None:
-            entry = history_entry(status, claim.attempts, resolution=resolution, fields=fields, at=values["updated_at"])
+            entry = history_entry(status, attempts, resolution=resolution, fields=fields, at=values["updated_at"])
             values["history"] = with_entry(claim.record, entry)
         removed = [name for name, value in fields.items() if value is None] + ["lease_token", "lease_expires_at"]
         return self._write(claim.dispute_id, values, removed, ("lease_token = :lease", {":lease": claim.lease_token}))
@@ -379,24 +413,6 @@ class DisputeStore:
             raise Superseded(f"dispute {record.dispute_id} was checked by another run") from None
 
     # -- plumbing -------------------------------------------------------------------------
-    def _held(
-        self, claim: Claim, expression: str, values: dict[str, Any], names: dict[str, str] | None = None
-    ) -> dict[str, Any]:
-        plain_values = {(k if k.startswith(":") else f":{k}"): v for k, v in values.items()}
-        try:
-            return self._call(
-                "update_item",
-                Key=self._key(claim.dispute_id),
-                UpdateExpression=expression,
-                ConditionExpression="lease_token = :lease",
-                ExpressionAttributeValues=_to_item({**plain_values, ":lease": claim.lease_token}),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **({"ExpressionAttributeNames": names} if names else {}),
-            )
-        except _ConditionFailed:
-            raise LeaseLost(f"dispute {claim.dispute_id} was taken over by another delivery") from None
-
     def _write(
         self,
         dispute_id: str,

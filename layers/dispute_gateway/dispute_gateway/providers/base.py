@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -106,22 +106,35 @@ class Call:
 
 @dataclass
 class Attempt(Call):
-    """One try at sending a claimed dispute."""
+    """One try at sending a claimed dispute. The claim already counted its POST and marked its
+    outcome unknown, so a crash mid-call leaves that evidence; `sent` says whether it left."""
 
-    record: DisputeRecord
-    before_send: Callable[[], None]
-    remember: Callable[..., None]
+    # An earlier POST may have reached the provider without its answer reaching us.
+    earlier_outcome_unknown: bool = field(default=False, kw_only=True)
     sent: bool = field(default=False, init=False)
 
-    @property
-    def earlier_outcome_unknown(self) -> bool:
-        """An earlier POST may have reached the provider without its answer reaching us."""
-        return self.record.in_doubt
-
     def mark_sending(self) -> None:
-        """Called right before the POST leaves, so the record counts it even if we crash mid-call."""
-        self.before_send()
+        """Called right before the POST leaves: from here its outcome is unknown until answered."""
         self.sent = True
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a provider learned before the claim, with the record as read: facts to keep, which the
+    claim's own write stores before any POST (`keep`), or that the dispute an earlier attempt
+    whose answer was lost sent is there already (`already_filed`: nothing is sent again).
+
+    `held`: what it opened for its POST (e.g. checked evidence), handed to `submit`; the pipeline
+    closes it (if it can be closed) whatever happens."""
+
+    keep: Mapping[str, Any] = field(default_factory=dict)
+    already_filed: Accepted | None = None
+    held: Any = None
+
+    def close(self) -> None:
+        close = getattr(self.held, "close", None)
+        if callable(close):
+            close()
 
 
 class DisputeProvider(Protocol):
@@ -131,8 +144,13 @@ class DisputeProvider(Protocol):
         """The disputes a queue message asks for; raises UnreadableMessage if it names none."""
         ...
 
-    def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
-        """Send the dispute once; raises Rejected or Transient."""
+    def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
+        """Before the dispute is claimed (`record` as read, None if new): what to keep with the
+        claim, or that it is already filed. Raises Rejected or Transient."""
+        ...
+
+    def submit(self, dispute: Dispute, attempt: Attempt, prepared: Prepared) -> Accepted:
+        """Send the dispute once, with what `prepare` held for it; raises Rejected or Transient."""
         ...
 
 

@@ -13,11 +13,13 @@ import requests
 
 from ...config import WorkerSettings
 from ...messages import read_json_object, request_or_invalid
-from ...models import Dispute, InvalidDispute, Source
+from ...models import Dispute, DisputeRecord, InvalidDispute, Source
 from ..base import (
     Accepted,
     Attempt,
+    Call,
     CredentialsRejected,
+    Prepared,
     ProviderAnswer,
     ProviderEndpoint,
     Rejected,
@@ -47,7 +49,11 @@ class IimmpactProvider:
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
         return [request_or_invalid(SPEC, read_json_object(body), source=Source.SQS)]
 
-    def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
+    def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
+        """Nothing to learn first: a second report after a lost answer is refused as a duplicate."""
+        return Prepared()
+
+    def submit(self, dispute: Dispute, attempt: Attempt, prepared: Prepared) -> Accepted:
         request = dispute.request
         assert isinstance(request, IimmpactReportRequest)
         credentials = self._endpoint.credentials(attempt)

@@ -27,12 +27,14 @@ from ...evidence import (
     notification_key,
 )
 from ...messages import read_json_object, request_or_invalid
-from ...models import Dispute, InvalidDispute, Source
+from ...models import Dispute, DisputeRecord, InvalidDispute, Source
 from ...observability import logger
 from ..base import (
     Accepted,
     Attempt,
+    Call,
     CredentialsRejected,
+    Prepared,
     ProviderAnswer,
     ProviderEndpoint,
     Rejected,
@@ -91,27 +93,35 @@ class RepayProvider:
             raise Transient(str(error)) from None
 
     # -- submission -----------------------------------------------------------------------------
-    def submit(self, dispute: Dispute, attempt: Attempt) -> Accepted:
+    def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
+        """Before the claim: the evidence checked (refused before Repay hears of it), then the deal's
+        state, which the claim's write keeps before a first POST and which, after an attempt whose
+        answer was lost, proves that its dispute is there."""
         request = dispute.request
         assert isinstance(request, RepayDisputeRequest)
-        credentials: RepayCredentials = self._endpoint.credentials(attempt)
+        credentials: RepayCredentials = self._endpoint.credentials(call)
         try:
             evidence = self._evidence.check(request.evidence)
         except EvidenceRejected as error:
             raise Rejected(str(error)) from None
         except EvidenceUnavailable as error:
             raise Transient(str(error)) from None
-        state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, attempt)
-        before = attempt.record.provider_state_before
-        if attempt.earlier_outcome_unknown and before is not None and _in_dispute(state) and state != before:
+        state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, call)
+        before = record.provider_state_before if record else None
+        in_doubt = bool(record and record.in_doubt)
+        if in_doubt and before is not None and _in_dispute(state) and state != before:
             message = (
                 f"the deal went from {before} to {state} after an attempt whose answer was lost: "
                 "that dispute is ours; Repay's case id for it is unknown"
             )
-            return Accepted(ProviderAnswer(deal_answer.http_status, deal_answer.body, message))
-        if before is None:
-            attempt.remember(provider_state_before=state)
-        return self._post(request, evidence, credentials, attempt)
+            return Prepared(already_filed=Accepted(deal_answer.with_message(message)))
+        return Prepared(keep={"provider_state_before": state} if before is None else {}, held=evidence)
+
+    def submit(self, dispute: Dispute, attempt: Attempt, prepared: Prepared) -> Accepted:
+        request = dispute.request
+        assert isinstance(request, RepayDisputeRequest)
+        credentials: RepayCredentials = self._endpoint.credentials(attempt)
+        return self._post(request, prepared.held, credentials, attempt)
 
     def _post(
         self,
