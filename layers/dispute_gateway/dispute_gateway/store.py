@@ -146,6 +146,13 @@ def _storable(value: Any) -> Any:
     return value
 
 
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as a read of the stored item would give them back (no None, numbers as stored)."""
+    return json.loads(
+        json.dumps({name: _storable(value) for name, value in values.items() if value is not None}, default=_number)
+    )
+
+
 def _from_item(item: dict[str, Any]) -> DisputeRecord:
     values = {key: _deserializer.deserialize(value) for key, value in item.items()}
     return DisputeRecord.model_validate(json.loads(json.dumps(values, default=_number)))
@@ -319,7 +326,7 @@ class DisputeStore:
         fields.update(status=Status.SUBMITTING.value, updated_at=utc_now())
         if current.status is not Status.SUBMITTING:
             fields["history"] = with_entry(current, history_entry(Status.SUBMITTING, current.attempts))
-        return self._write(current.dispute_id, fields, [], self._unchanged(current))
+        return self._write(current, fields, [], self._unchanged(current))
 
     def finish(
         self,
@@ -377,7 +384,7 @@ class DisputeStore:
             entry = history_entry(status, attempts, resolution=resolution, fields=fields, at=values["updated_at"])
             values["history"] = with_entry(claim.record, entry)
         removed = [name for name, value in fields.items() if value is None] + ["lease_token", "lease_expires_at"]
-        return self._write(claim.dispute_id, values, removed, ("lease_token = :lease", {":lease": claim.lease_token}))
+        return self._write(claim.record, values, removed, ("lease_token = :lease", {":lease": claim.lease_token}))
 
     # -- outcomes -------------------------------------------------------------------------
     def record_check(self, record: DisputeRecord, state: str, interval: int, next_check_at: str) -> DisputeRecord:
@@ -408,42 +415,47 @@ class DisputeStore:
             {":open": Resolution.OPEN.value, ":seen": record.next_check_at},
         )
         try:
-            return self._write(record.dispute_id, values, removed, condition)
+            return self._write(record, values, removed, condition)
         except _ConditionFailed:
             raise Superseded(f"dispute {record.dispute_id} was checked by another run") from None
 
     # -- plumbing -------------------------------------------------------------------------
     def _write(
         self,
-        dispute_id: str,
+        base: DisputeRecord,
         values: dict[str, Any],
         removed: list[str],
         condition: tuple[str, dict[str, Any]],
     ) -> DisputeRecord:
-        """SET `values`, REMOVE `removed`, if `condition` (an expression and its values) holds."""
+        """SET `values`, REMOVE `removed` on `base`'s item if `condition` (an expression and its
+        values) holds; the record as the write left it.
+
+        That record is `base` with the change applied here, not read back (ReturnValues NONE):
+        the condition says the item is as read, or (a lease) that only its holder writes what it
+        reads; the rest is data DynamoDB would send back for nothing."""
         names = {f"#f{i}": name for i, name in enumerate([*values, *removed])}
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
         removals = ", ".join(f"#f{i}" for i in range(len(values), len(names)))
         expression = f"SET {assignments}" + (f" REMOVE {removals}" if removals else "")
         condition_expression, condition_values = condition
         try:
-            response = self._call(
+            self._call(
                 "update_item",
-                Key=self._key(dispute_id),
+                Key=self._key(base.dispute_id),
                 UpdateExpression=expression,
                 ConditionExpression=condition_expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_to_item(
                     {**{f":v{i}": value for i, value in enumerate(values.values())}, **condition_values}
                 ),
-                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except _ConditionFailed as failed:
             if condition_expression == "lease_token = :lease":
-                raise LeaseLost(f"dispute {dispute_id} was taken over by another delivery") from None
+                raise LeaseLost(f"dispute {base.dispute_id} was taken over by another delivery") from None
             raise failed
-        return _from_item(response["Attributes"])
+        changed = {**base.model_dump(mode="json", exclude_none=True), **_plain(values)}
+        return DisputeRecord.model_validate({name: value for name, value in changed.items() if name not in removed})
 
     def _unchanged(self, record: DisputeRecord) -> tuple[str, dict[str, Any]]:
         """The condition that the record is still as read: its last change and its lease."""
