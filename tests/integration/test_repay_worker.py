@@ -124,7 +124,7 @@ def test_redelivered_command_opens_no_second_dispute(aws, repay_sandbox, repay_a
         "outside-repay",
     ],
 )
-def test_evidence_that_breaks_a_rule_is_rejected_before_repay_is_called(
+def test_evidence_that_breaks_a_rule_is_rejected_before_the_dispute_is_posted(
     aws, repay_sandbox, repay_app, objects, evidence, environment, reason
 ):
     for key, (data, content_type) in objects.items():
@@ -136,7 +136,10 @@ def test_evidence_that_breaks_a_rule_is_rejected_before_repay_is_called(
     record = aws.only_record()
     assert record["status"] == "rejected"
     assert reason in record["error"]
-    assert repay_sandbox.requests == []
+    # Evidence is opened and checked right before the POST, after the deal lookup: Repay is only
+    # asked about the deal and receives no dispute, no byte of evidence.
+    assert [(r.method, r.path) for r in repay_sandbox.requests] == [("GET", "/api/v1/external/deals/D-77")]
+    assert repay_sandbox.disputes == []
 
 
 def test_declared_type_wins_over_stored_metadata(aws, repay_sandbox, repay_app):

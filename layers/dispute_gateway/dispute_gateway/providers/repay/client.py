@@ -19,11 +19,10 @@ from requests_toolbelt import MultipartEncoder
 
 from ...config import EvidenceSettings, WorkerSettings
 from ...evidence import (
-    CheckedEvidence,
     EvidenceBucket,
     EvidenceRejected,
+    EvidenceStream,
     EvidenceUnavailable,
-    S3Stream,
     notification_key,
 )
 from ...messages import read_json_object, request_or_invalid
@@ -95,12 +94,6 @@ class RepayProvider:
         request = dispute.request
         assert isinstance(request, RepayDisputeRequest)
         credentials: RepayCredentials = self._endpoint.credentials(attempt)
-        try:
-            evidence = self._evidence.check(request.evidence)
-        except EvidenceRejected as error:
-            raise Rejected(str(error)) from None
-        except EvidenceUnavailable as error:
-            raise Transient(str(error)) from None
         state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, attempt)
         before = attempt.record.provider_state_before
         if attempt.earlier_outcome_unknown and before is not None and _in_dispute(state) and state != before:
@@ -111,27 +104,26 @@ class RepayProvider:
             return Accepted(ProviderAnswer(deal_answer.http_status, deal_answer.body, message))
         if before is None:
             attempt.remember(provider_state_before=state)
-        return self._post(request, evidence, credentials, attempt)
+        return self._post(request, credentials, attempt)
 
     def _post(
         self,
         request: RepayDisputeRequest,
-        evidence: list[CheckedEvidence],
         credentials: RepayCredentials,
         attempt: Attempt,
     ) -> Accepted:
         url = self._endpoint.base_url + DISPUTES_PATH.format(deal_id=quote(request.deal_id, safe=""))
-        streams: list[S3Stream] = []
+        streams: list[EvidenceStream] = []
         try:
             try:
-                streams = [self._evidence.open(item) for item in evidence]
+                # Opened only now, after the deal lookup: no S3 body is held open while Repay answers it.
+                streams = self._evidence.open(request.evidence)
             except EvidenceRejected as error:
                 raise Rejected(str(error)) from None
             except EvidenceUnavailable as error:
                 raise Transient(str(error)) from None
             fields: list[tuple[str, Any]] = [
-                ("files", (item.filename, stream, item.content_type))
-                for item, stream in zip(evidence, streams, strict=True)
+                ("files", (stream.filename, stream, stream.content_type)) for stream in streams
             ]
             fields.append(("new_amount", request.new_amount))
             body = MultipartEncoder(fields=fields)
