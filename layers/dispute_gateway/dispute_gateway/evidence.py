@@ -207,7 +207,7 @@ class EvidenceStream:
         self._peeked = b""
 
     def peek(self, count: int) -> bytes:
-        """The object's first `count` bytes (all of them when it is shorter), without consuming them."""
+        """The first `count` bytes (all of them when the object is shorter), kept for the first reads."""
         while len(self._peeked) < min(count, self.size):
             chunk = self._read_body(min(count, self.size) - len(self._peeked))
             if not chunk:
