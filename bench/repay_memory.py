@@ -1,8 +1,9 @@
 """Peak memory of the Repay worker for 3 x 64 MiB of evidence against a 1 MiB baseline.
 
 Evidence is streamed from S3 to Repay, so the function's peak memory must not grow with the
-evidence's size. Each case runs the real handler in a fresh process (its own peak RSS), with
-moto's server and the Repay sandbox in processes of their own so their memory is not counted.
+evidence's size; the worker's S3 requests per evidence file are counted too. Each case runs the
+real handler in a fresh process (its own peak RSS), with moto's server and the Repay sandbox in
+processes of their own so their memory is not counted.
 Prints figures; not a test.
 
     .venv/bin/python bench/repay_memory.py
@@ -10,6 +11,7 @@ Prints figures; not a test.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import resource
@@ -50,14 +52,22 @@ def main() -> int:
         print(
             f"{name:>22}: peak RSS {result['peak_mib']:.0f} MiB "
             f"(after cold start {result['after_import_mib']:.0f} MiB), {result['seconds']:.1f} s, "
-            f"status {result['status']}"
+            f"status {result['status']}, S3 requests per file {per_file(result, len(CASES[name]))}"
         )
     baseline, large = results[next(iter(CASES))]["peak_mib"], results["3 x 64 MiB"]["peak_mib"]
     print(
         f"Repay worker peak RSS, 3 x 64 MiB vs 1 MiB of evidence: {large:.0f} MiB vs {baseline:.0f} MiB "
         f"({large - baseline:+.0f} MiB for 191 MiB more evidence)"
     )
+    print(f"Repay worker S3 requests per evidence file: {per_file(results['3 x 64 MiB'], len(CASES['3 x 64 MiB']))}")
     return 0
+
+
+def per_file(result: dict[str, Any], files: int) -> str:
+    """'1 (GetObject 1)': the worker's S3 requests divided by the dispute's files, by operation."""
+    calls: dict[str, int] = result["s3_calls"]
+    operations = ", ".join(f"{name} {count / files:g}" for name, count in sorted(calls.items()))
+    return f"{sum(calls.values()) / files:g} ({operations})"
 
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str]:
@@ -106,6 +116,14 @@ def child(command: dict[str, Any]) -> int:
     """One cold start and one invocation of the real handler; prints its memory as JSON."""
     sys.path.insert(0, str(ROOT / "functions" / "repay_dispute"))
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the function's JSON logs are not the figures
+    import boto3
+
+    # Clients copy the session's handlers when created: every S3 client of the cold start counts
+    # its calls here (one per API call, before botocore's own retries, which moto never needs).
+    s3_calls: collections.Counter[str] = collections.Counter()
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call.s3", lambda model, **_: s3_calls.update([model.name]))
     import app  # type: ignore[import-not-found]
 
     from tests.conftest import FakeLambdaContext, sqs_event, sqs_record
@@ -114,7 +132,16 @@ def child(command: dict[str, Any]) -> int:
     response = app.lambda_handler(sqs_event(sqs_record(json.dumps(command))), FakeLambdaContext(300_000))
     peak = peak_rss_mib()
     sys.stdout = sys.__stdout__
-    print(json.dumps({"after_import_mib": after_import, "peak_mib": peak, "failures": response["batchItemFailures"]}))
+    print(
+        json.dumps(
+            {
+                "after_import_mib": after_import,
+                "peak_mib": peak,
+                "failures": response["batchItemFailures"],
+                "s3_calls": s3_calls,
+            }
+        )
+    )
     return 0
 
 

@@ -245,7 +245,8 @@ def test_reused_idempotency_key_for_another_request_is_dead_lettered(aws, iimmpa
 
 
 def test_batch_reports_only_the_failed_records(aws, iimmpact_sandbox, iimmpact_app):
-    app = iimmpact_app()
+    # Ten reports at once on a busy machine: the fixture's 1 s read time-out would fail some.
+    app = iimmpact_app(PROVIDER_READ_TIMEOUT_SECONDS="20")
     event = sqs_event(*(sqs_record(json.dumps({"trxid": f"T-{n}"}), message_id=f"m-{n}") for n in range(10)))
     iimmpact_sandbox.inject(Fault(status=429))
 

@@ -12,7 +12,6 @@ import mimetypes
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -43,15 +42,6 @@ class EvidenceRejected(Exception):
 
 class EvidenceUnavailable(Exception):
     """S3 could not be read just now: worth another delivery."""
-
-
-@dataclass(frozen=True)
-class CheckedEvidence:
-    key: str
-    filename: str  # Latin, unique within the dispute
-    content_type: str
-    size: int
-    etag: str
 
 
 # -- pure rules -----------------------------------------------------------------------------
@@ -117,57 +107,51 @@ class EvidenceBucket:
         self._settings = settings
         self._s3 = client
 
-    def check(self, evidence: Sequence[EvidenceFile]) -> list[CheckedEvidence]:
-        """Every file exists, fits the limits, is of an allowed type and is what its type says."""
-        heads = [self._head(item) for item in evidence]
-        problems = size_problems([int(head["ContentLength"]) for head in heads], self._settings)
+    def open(self, evidence: Sequence[EvidenceFile]) -> list[EvidenceStream]:
+        """Each file opened once (one GetObject, which tells its size, type and ETag) and checked
+        before any byte is sent: it exists, fits the limits, is of an allowed type and its first
+        bytes are what its type says. The streams give those first bytes, then the rest of the
+        same body; on a refusal or a failure every body opened is closed."""
+        for item in evidence:
+            if not item.key.startswith(self.prefix):
+                raise EvidenceRejected(f"{item.key}: evidence keys start with {self.prefix}")
+        names = unique_names(latin_name(item.filename or item.key) for item in evidence)
+        streams: list[EvidenceStream] = []
+        try:
+            for item, name in zip(evidence, names, strict=True):
+                streams.append(self._open(item, name))
+            self._check(streams)
+        except BaseException:
+            for stream in streams:
+                stream.close()
+            raise
+        return streams
+
+    def _open(self, item: EvidenceFile, filename: str) -> EvidenceStream:
+        response = self._get(item.key)
+        content_type = resolve_content_type(item.content_type, response.get("ContentType"), item.filename or item.key)
+        size, etag = int(response["ContentLength"]), str(response.get("ETag", ""))
+        return EvidenceStream(item.key, filename, content_type, size, etag, response["Body"])
+
+    def _check(self, streams: Sequence[EvidenceStream]) -> None:
+        problems = size_problems([stream.size for stream in streams], self._settings)
         if problems:
             raise EvidenceRejected("evidence refused: " + "; ".join(problems))
-        names = unique_names(latin_name(item.filename or item.key) for item in evidence)
-        checked = []
-        for item, head, name in zip(evidence, heads, names, strict=True):
-            content_type = resolve_content_type(item.content_type, head.get("ContentType"), item.filename or item.key)
-            if content_type not in self._settings.allowed_types:
-                raise EvidenceRejected(f"{item.key}: type {content_type} is not allowed")
-            etag = str(head.get("ETag", ""))
-            if not matches_signature(content_type, self._first_bytes(item.key, etag)):
-                raise EvidenceRejected(f"{item.key}: its bytes do not match its type, {content_type}")
-            checked.append(CheckedEvidence(item.key, name, content_type, int(head["ContentLength"]), etag))
-        return checked
-
-    def open(self, evidence: CheckedEvidence) -> S3Stream:
-        """A reader of the exact object that was checked (If-Match on its ETag)."""
-        response = self._get(evidence.key, IfMatch=evidence.etag) if evidence.etag else self._get(evidence.key)
-        return S3Stream(response["Body"], evidence.size)
+        for stream in streams:
+            if stream.content_type not in self._settings.allowed_types:
+                raise EvidenceRejected(f"{stream.key}: type {stream.content_type} is not allowed")
+            if not matches_signature(stream.content_type, stream.peek(SIGNATURE_BYTES)):
+                raise EvidenceRejected(f"{stream.key}: its bytes do not match its type, {stream.content_type}")
 
     # -- S3 calls ----------------------------------------------------------------------------
-    def _head(self, item: EvidenceFile) -> dict[str, Any]:
-        if not item.key.startswith(self.prefix):
-            raise EvidenceRejected(f"{item.key}: evidence keys start with {self.prefix}")
+    def _get(self, key: str) -> dict[str, Any]:
         try:
-            return dict(self._s3.head_object(Bucket=self.name, Key=item.key))
+            return dict(self._s3.get_object(Bucket=self.name, Key=key))
         except ClientError as error:
             # Without s3:ListBucket on that key S3 answers a missing object with 403, not 404;
             # the role may read everything under the prefix, so a 403 there means "not there".
             if _missing(error) or _code(error) in {"403", "AccessDenied"}:
-                raise EvidenceRejected(f"evidence missing: {item.key}") from None
-            raise EvidenceUnavailable(f"could not read {item.key}: {_code(error)}") from None
-        except BotoCoreError as error:
-            raise EvidenceUnavailable(f"could not read {item.key}: {error}") from None
-
-    def _first_bytes(self, key: str, etag: str) -> bytes:
-        extra = {"IfMatch": etag} if etag else {}
-        body = self._get(key, Range=f"bytes=0-{SIGNATURE_BYTES - 1}", **extra)["Body"]
-        with body:
-            return bytes(body.read())
-
-    def _get(self, key: str, **extra: Any) -> dict[str, Any]:
-        try:
-            return dict(self._s3.get_object(Bucket=self.name, Key=key, **extra))
-        except ClientError as error:
-            if _missing(error):
                 raise EvidenceRejected(f"evidence missing: {key}") from None
-            # PreconditionFailed: replaced since it was checked; the next delivery checks it again.
             raise EvidenceUnavailable(f"could not read {key}: {_code(error)}") from None
         except BotoCoreError as error:
             raise EvidenceUnavailable(f"could not read {key}: {error}") from None
@@ -206,25 +190,52 @@ def notification_key(record: dict[str, Any]) -> str:
     return unquote_plus(str(item.get("key", "")))
 
 
-class S3Stream:
-    """An S3 body read in chunks, with the remaining length the multipart encoder asks for."""
+class EvidenceStream:
+    """One evidence object's S3 body, read in chunks, with the remaining length (`len`) the
+    multipart encoder asks for; the bytes peeked to check it come first, so nothing is lost."""
 
     CHUNK = 1024 * 1024
 
-    def __init__(self, body: Any, size: int) -> None:
-        self._body = body
+    def __init__(self, key: str, filename: str, content_type: str, size: int, etag: str, body: Any) -> None:
+        self.key = key
+        self.filename = filename  # Latin, unique within the dispute
+        self.content_type = content_type
+        self.size = size
+        self.etag = etag
         self.len = size
+        self._body = body
+        self._peeked = b""
+
+    def peek(self, count: int) -> bytes:
+        """The first `count` bytes (all of them when the object is shorter), kept for the first reads."""
+        while len(self._peeked) < min(count, self.size):
+            chunk = self._read_body(min(count, self.size) - len(self._peeked))
+            if not chunk:
+                raise EvidenceUnavailable(f"{self.key} ended before its declared size")
+            self._peeked += chunk
+        return self._peeked[:count]
 
     def read(self, size: int | None = -1) -> bytes:
-        wanted = self.CHUNK if size is None or size < 0 else min(size, self.CHUNK)
-        chunk = bytes(self._body.read(min(wanted, self.len))) if self.len else b""
-        if self.len and not chunk:
-            raise EvidenceUnavailable("an evidence object ended before its declared size")
+        wanted = min(self.CHUNK if size is None or size < 0 else min(size, self.CHUNK), self.len)
+        if not wanted:
+            return b""
+        if self._peeked:
+            chunk, self._peeked = self._peeked[:wanted], self._peeked[wanted:]
+        else:
+            chunk = self._read_body(wanted)
+        if not chunk:
+            raise EvidenceUnavailable(f"{self.key} ended before its declared size")
         self.len -= len(chunk)
         return chunk
 
     def close(self) -> None:
         self._body.close()
+
+    def _read_body(self, size: int) -> bytes:
+        try:
+            return bytes(self._body.read(size))
+        except BotoCoreError as error:  # a read time-out, a connection reset, a short body
+            raise EvidenceUnavailable(f"could not read {self.key}: {error}") from None
 
 
 def _code(error: ClientError) -> str:

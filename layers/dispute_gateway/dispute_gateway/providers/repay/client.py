@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -19,11 +20,10 @@ from requests_toolbelt import MultipartEncoder
 
 from ...config import EvidenceSettings, WorkerSettings
 from ...evidence import (
-    CheckedEvidence,
     EvidenceBucket,
     EvidenceRejected,
+    EvidenceStream,
     EvidenceUnavailable,
-    S3Stream,
     notification_key,
 )
 from ...messages import read_json_object, request_or_invalid
@@ -100,16 +100,16 @@ class RepayProvider:
         request = dispute.request
         assert isinstance(request, RepayDisputeRequest)
         credentials: RepayCredentials = self._endpoint.credentials(call)
+        evidence = self._opened(request)
         try:
-            evidence = self._evidence.check(request.evidence)
-        except EvidenceRejected as error:
-            raise Rejected(str(error)) from None
-        except EvidenceUnavailable as error:
-            raise Transient(str(error)) from None
-        state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, call)
+            state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, call)
+        except BaseException:
+            evidence.close()
+            raise
         before = record.provider_state_before if record else None
         in_doubt = bool(record and record.in_doubt)
         if in_doubt and before is not None and _in_dispute(state) and state != before:
+            evidence.close()
             message = (
                 f"the deal went from {before} to {state} after an attempt whose answer was lost: "
                 "that dispute is ours; Repay's case id for it is unknown"
@@ -120,44 +120,54 @@ class RepayProvider:
     def submit(self, dispute: Dispute, attempt: Attempt, prepared: Prepared) -> Accepted:
         request = dispute.request
         assert isinstance(request, RepayDisputeRequest)
+        assert isinstance(prepared.held, OpenedEvidence)
         credentials: RepayCredentials = self._endpoint.credentials(attempt)
         return self._post(request, prepared.held, credentials, attempt)
+
+    def _opened(self, request: RepayDisputeRequest) -> OpenedEvidence:
+        """Each file opened once and checked, before Repay hears of the dispute; the pipeline closes
+        them once the dispute is settled for this delivery."""
+        try:
+            return OpenedEvidence(self._evidence.open(request.evidence))
+        except EvidenceRejected as error:
+            raise Rejected(str(error)) from None
+        except EvidenceUnavailable as error:
+            raise Transient(str(error)) from None
 
     def _post(
         self,
         request: RepayDisputeRequest,
-        evidence: list[CheckedEvidence],
+        evidence: OpenedEvidence,
         credentials: RepayCredentials,
         attempt: Attempt,
     ) -> Accepted:
         url = self._endpoint.base_url + DISPUTES_PATH.format(deal_id=quote(request.deal_id, safe=""))
-        streams: list[S3Stream] = []
+        fields: list[tuple[str, Any]] = [
+            ("files", (stream.filename, stream, stream.content_type)) for stream in evidence.streams
+        ]
+        fields.append(("new_amount", request.new_amount))
+        body = MultipartEncoder(fields=fields)
+        headers = {**repay_headers(credentials), "Content-Type": body.content_type}
+        timeouts = self._endpoint.timeouts(attempt)
+        attempt.mark_sending()
         try:
-            try:
-                streams = [self._evidence.open(item) for item in evidence]
-            except EvidenceRejected as error:
-                raise Rejected(str(error)) from None
-            except EvidenceUnavailable as error:
-                raise Transient(str(error)) from None
-            fields: list[tuple[str, Any]] = [
-                ("files", (item.filename, stream, item.content_type))
-                for item, stream in zip(evidence, streams, strict=True)
-            ]
-            fields.append(("new_amount", request.new_amount))
-            body = MultipartEncoder(fields=fields)
-            headers = {**repay_headers(credentials), "Content-Type": body.content_type}
-            timeouts = self._endpoint.timeouts(attempt)
-            attempt.mark_sending()
-            try:
-                response = self._endpoint.request("dispute", "POST", url, data=body, headers=headers, timeout=timeouts)
-            except (requests.RequestException, EvidenceUnavailable) as error:
-                if isinstance(error, EvidenceUnavailable):
-                    raise Transient(str(error), in_doubt=True) from None
-                raise transient_from_exception(error, sent=True) from None
-        finally:
-            for stream in streams:
-                stream.close()
+            response = self._endpoint.request("dispute", "POST", url, data=body, headers=headers, timeout=timeouts)
+        except (requests.RequestException, EvidenceUnavailable) as error:
+            if isinstance(error, EvidenceUnavailable):
+                raise Transient(str(error), in_doubt=True) from None
+            raise transient_from_exception(error, sent=True) from None
         return _outcome(response)
+
+
+@dataclass(frozen=True)
+class OpenedEvidence:
+    """A dispute's evidence, opened and checked before the claim, streamed by its POST."""
+
+    streams: list[EvidenceStream]
+
+    def close(self) -> None:
+        for stream in self.streams:
+            stream.close()
 
 
 def _outcome(response: requests.Response) -> Accepted:
