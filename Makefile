@@ -27,7 +27,7 @@ help:
 	@echo "make test   lint, type-check, validate and scan the template, build it, run every test"
 	@echo "make security  checkov over template.yaml (zero failed checks; skips are justified in the template)"
 	@echo "make bench  print the benchmark figures"
-	@echo "make build  sam build (python3.13, arm64)"
+	@echo "make build  sam build (python3.13, arm64), the layer from its hashed lock"
 	@echo "make lock   regenerate the hashed locks after editing a requirements*.in (pins kept where allowed)"
 	@echo "make lock-upgrade  the same, moving every pin to the newest release allowed"
 	@echo "make lock-check    fail if a lock is stale (make test runs it first)"
@@ -82,10 +82,20 @@ validate: $(STAMP) $(SAM_STAMP)
 security: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
-# sam build runs pip for the Lambda runtime: it needs a python3.13 first on PATH.
+# The wheel platforms SAM accepts for python3.13 on arm64 (glibc 2.34); pip infers no older one.
+LAYER_PLATFORMS := manylinux2014_aarch64 manylinux_2_17_aarch64 manylinux_2_28_aarch64 manylinux_2_34_aarch64
+
+# sam build runs pip for the Lambda runtime: it needs a python3.13 first on PATH. The PIP_*
+# variables reach that pip: it takes the layer's lock as CPython 3.13 arm64 wheels in one call, each
+# checked against its hash. Without them, pip would take this machine's wheels, and SAM would fetch
+# the arm64 wheel of a compiled package (pydantic-core) in a second call that has no hash to check.
+# scripts/check_layer.py then compares the built layer with the lock.
 build: $(SAM_STAMP)
 	@python313=$$(scripts/find-python --exact) && \
-	  PATH="$$(dirname $$python313):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+	  PATH="$$(dirname $$python313):$$PATH" PIP_REQUIRE_HASHES=1 PIP_ONLY_BINARY=:all: \
+	  PIP_PLATFORM="$(LAYER_PLATFORMS)" PIP_IMPLEMENTATION=cp PIP_PYTHON_VERSION=3.13 PIP_ABI=cp313 \
+	  $(SAM_VENV)/bin/sam build --template template.yaml && \
+	  "$$python313" scripts/check_layer.py
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit tests/infrastructure -q
