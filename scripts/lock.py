@@ -61,6 +61,7 @@ LAYER = Lock(
 DEVELOPMENT = Lock("requirements-dev.txt", "requirements-dev.in", ANY_PYTHON)
 # In this order: the development lock is constrained to the layer's pins.
 LOCKS = (
+    Lock("requirements-pip.txt", "requirements-pip.in", ANY_PYTHON),
     LAYER,
     DEVELOPMENT,
     Lock("requirements-sam.txt", "requirements-sam.in", ANY_PYTHON),
