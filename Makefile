@@ -25,7 +25,7 @@ export SAM_CLI_DISABLE_VERSION_CHECK := 1
 help:
 	@echo "make demo   run the whole service locally (no AWS account) and print the records"
 	@echo "make serve  the HTTP API on :3000, queues and S3 uploads, against the sandboxes (Ctrl-C stops)"
-	@echo "make test   lint, type-check, validate and scan the template, build it, run every test"
+	@echo "make test   check the locks, lint, type-check, validate and scan the template, build it, run every test"
 	@echo "make security  checkov over template.yaml (zero failed checks; skips are justified in the template)"
 	@echo "make bench  print the benchmark figures"
 	@echo "make build  sam build (python3.13, arm64), the layer from its hashed lock"
