@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -29,6 +31,7 @@ MiB = 1024 * 1024
 FUNCTION = "RepayDisputeFunction"
 CASES = {"1 x 1 MiB (baseline)": [1], "3 x 64 MiB": [64, 64, 64]}
 # Streaming makes any size work; the bench raises the limits above its own files.
+TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 LIMITS = {"EVIDENCE_MAX_FILE_BYTES": str(128 * MiB), "EVIDENCE_MAX_TOTAL_BYTES": str(512 * MiB)}
 
 
@@ -44,7 +47,7 @@ def main() -> int:
         with LocalStack(providers=[wiring], poll=False) as stack:
             environment = {**os.environ, **stack.function_environments[FUNCTION], **LIMITS}
             bucket = stack.ref("EvidenceBucket")
-            results = {name: run_case(stack, bucket, environment, sizes) for name, sizes in CASES.items()}
+            results = {name: run_case(stack, bucket, environment, sizes, base_url) for name, sizes in CASES.items()}
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
@@ -60,6 +63,12 @@ def main() -> int:
         f"({large - baseline:+.0f} MiB for 191 MiB more evidence)"
     )
     print(f"Repay worker S3 requests per evidence file: {per_file(results['3 x 64 MiB'], len(CASES['3 x 64 MiB']))}")
+    large_case = results["3 x 64 MiB"]
+    calls = large_case["repay_calls"]
+    print(
+        f"Repay dispute: table writes {large_case['table_writes']}, "
+        f"deal GETs {calls.get('GET', 0)}, dispute POSTs {calls.get('POST', 0)}"
+    )
     return 0
 
 
@@ -82,7 +91,7 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str]:
     return process, base_url
 
 
-def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[int]) -> dict[str, Any]:
+def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[int], base_url: str) -> dict[str, Any]:
     deal_id = f"BENCH-{uuid.uuid4().hex[:8]}"
     keys = []
     for index, size in enumerate(sizes):
@@ -109,6 +118,8 @@ def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[i
     record = stack.client("dynamodb").scan(TableName=stack.ref("DisputesTable"))["Items"]
     statuses = [item["status"]["S"] for item in record if item["reference"]["S"] == deal_id]
     result["status"] = statuses[0] if statuses else "no record"
+    received = requests.get(f"{base_url}/_sandbox/requests", timeout=10).json()
+    result["repay_calls"] = collections.Counter(r["method"] for r in received if f"/deals/{deal_id}" in r["path"])
     return result
 
 
@@ -124,6 +135,8 @@ def child(command: dict[str, Any]) -> int:
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     boto3.DEFAULT_SESSION.events.register("before-call.s3", lambda model, **_: s3_calls.update([model.name]))
+    table_calls: collections.Counter[str] = collections.Counter()
+    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", lambda model, **_: table_calls.update([model.name]))
     import app  # type: ignore[import-not-found]
 
     from tests.conftest import FakeLambdaContext, sqs_event, sqs_record
@@ -139,6 +152,7 @@ def child(command: dict[str, Any]) -> int:
                 "peak_mib": peak,
                 "failures": response["batchItemFailures"],
                 "s3_calls": s3_calls,
+                "table_writes": sum(table_calls[name] for name in TABLE_WRITES),
             }
         )
     )
