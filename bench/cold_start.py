@@ -13,9 +13,14 @@ The environment mimics Lambda's: function name set, tracing on (so Powertools be
 would there), and no module this virtualenv has only for development that botocore imports
 when it finds it (`awscrt`, pyOpenSSL); Lambda's runtime and the layer have neither.
 
+This virtualenv holds far more distributions than a Lambda (pydantic scans them all for plugins
+when it builds its first model: ~4 ms here); `--python` runs the children with another
+interpreter, e.g. a virtualenv holding only boto3 and the layer's requirements, plus a `.pth`
+naming `layers/dispute_gateway`.
+
 Prints figures; not a test.
 
-    .venv/bin/python bench/cold_start.py [--pairs N] [--function NAME ...] [--perf] [--endpoint] [--dev-modules]
+    .venv/bin/python bench/cold_start.py [--pairs N] [--function NAME ...] [--perf] [--endpoint] [--python PATH]
     .venv/bin/python bench/cold_start.py --importtime NAME [--top N]   # with and without AWS_ENDPOINT_URL
 """
 
@@ -116,13 +121,11 @@ def child_code(code: str, *, dev_modules: bool) -> str:
     return f"{hide}{code}; import time; print(time.process_time())"
 
 
-def run(code: str, environment: dict[str, str]) -> Run:
+def run(code: str, environment: dict[str, str], python: str) -> Run:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-c", code], env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors
-        )
+        child = subprocess.Popen([python, "-c", code], env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors)
         assert child.stdout is not None
         output = child.stdout.read()
         child.stdout.close()
@@ -141,13 +144,13 @@ def run(code: str, environment: dict[str, str]) -> Run:
     )
 
 
-def perf_task_clock(code: str, environment: dict[str, str]) -> float:
+def perf_task_clock(code: str, environment: dict[str, str], python: str) -> float:
     """The child's task-clock by `perf stat` (the scheduler's own count), in seconds."""
     perf = shutil.which("perf")
     if perf is None:
         raise SystemExit("--perf needs perf (linux-perf) on PATH")
     result = subprocess.run(
-        [perf, "stat", "-x", ",", "-e", "task-clock", "--", sys.executable, "-c", code],
+        [perf, "stat", "-x", ",", "-e", "task-clock", "--", python, "-c", code],
         env=environment,
         cwd=ROOT,
         capture_output=True,
@@ -158,11 +161,14 @@ def perf_task_clock(code: str, environment: dict[str, str]) -> float:
     return float(line.split(",")[0]) / 1000
 
 
-def measure(function: Function, pairs: int, environment: dict[str, str], *, dev_modules: bool, perf: bool) -> str:
+def measure(
+    function: Function, pairs: int, environment: dict[str, str], python: str, *, dev_modules: bool, perf: bool
+) -> str:
     handler = child_code(handler_code(function.name), dev_modules=dev_modules)
     floor = child_code(function.floor, dev_modules=dev_modules)
-    run(handler, environment), run(floor, environment)  # warm the OS file cache and pycache, as an image is
-    runs = [(run(handler, environment), run(floor, environment)) for _ in range(pairs)]
+    # Warms the OS file cache and the pycache, as a deployed image has them.
+    run(handler, environment, python), run(floor, environment, python)
+    runs = [(run(handler, environment, python), run(floor, environment, python)) for _ in range(pairs)]
 
     def ratio(reading: str) -> float:
         return statistics.median(getattr(h, reading) / getattr(f, reading) for h, f in runs)
@@ -186,7 +192,10 @@ def measure(function: Function, pairs: int, environment: dict[str, str], *, dev_
         f"({agreement(ratio('children_cpu'), 0.01)})",
     ]
     if perf:
-        timed = [(perf_task_clock(handler, environment), perf_task_clock(floor, environment)) for _ in range(pairs)]
+        timed = [
+            (perf_task_clock(handler, environment, python), perf_task_clock(floor, environment, python))
+            for _ in range(pairs)
+        ]
         by_perf = statistics.median(h / f for h, f in timed)
         lines.append(f"perf stat task-clock, {pairs} more pairs: {by_perf:.2f}x ({agreement(by_perf, 0.05)})")
     lines += [
@@ -197,12 +206,14 @@ def measure(function: Function, pairs: int, environment: dict[str, str], *, dev_
     return f"\n{'':>18}".join(lines)
 
 
-def importtime_profile(code: str, environment: dict[str, str], runs: int) -> dict[str, tuple[str, float, float]]:
+def importtime_profile(
+    code: str, environment: dict[str, str], python: str, runs: int
+) -> dict[str, tuple[str, float, float]]:
     """Each module's (name as indented by -X importtime, self ms, cumulative ms), medians of `runs` processes."""
     samples: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
     for _ in range(runs):
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", code],
+            [python, "-X", "importtime", "-c", code],
             env=environment,
             capture_output=True,
             text=True,
@@ -220,10 +231,10 @@ def importtime_profile(code: str, environment: dict[str, str], runs: int) -> dic
     }
 
 
-def importtime(function: str, top: int, runs: int, *, dev_modules: bool) -> int:
+def importtime(function: str, python: str, top: int, runs: int, *, dev_modules: bool) -> int:
     code = child_code(handler_code(function), dev_modules=dev_modules)
-    plain = importtime_profile(code, base_environment(), runs)
-    local = importtime_profile(code, base_environment(endpoint=LOCAL_ENDPOINT), runs)
+    plain = importtime_profile(code, base_environment(), python, runs)
+    local = importtime_profile(code, base_environment(endpoint=LOCAL_ENDPOINT), python, runs)
     sections = (
         ("benchmark environment", plain, list(plain)),
         (f"AWS_ENDPOINT_URL={LOCAL_ENDPOINT}", local, list(local)),
@@ -246,22 +257,30 @@ def main() -> int:
     parser.add_argument("--endpoint", action="store_true", help=f"with AWS_ENDPOINT_URL={LOCAL_ENDPOINT} set")
     parser.add_argument("--perf", action="store_true", help="also measure as many pairs by `perf stat`")
     parser.add_argument("--dev-modules", action="store_true", help=f"let children import {', '.join(NOT_ON_LAMBDA)}")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the children's interpreter, e.g. a virtualenv holding only boto3 and the layer's requirements",
+    )
     parser.add_argument("--importtime", metavar="FUNCTION", help="print -X importtime's top entries instead")
     parser.add_argument("--top", type=int, default=25, help="entries --importtime prints (default 25)")
     parser.add_argument("--runs", type=int, default=5, help="processes --importtime takes medians of (default 5)")
     arguments = parser.parse_args()
     if arguments.importtime:
-        return importtime(arguments.importtime, arguments.top, arguments.runs, dev_modules=arguments.dev_modules)
+        return importtime(
+            arguments.importtime, arguments.python, arguments.top, arguments.runs, dev_modules=arguments.dev_modules
+        )
     environment = base_environment(endpoint=LOCAL_ENDPOINT if arguments.endpoint else None)
     print(
         f"{arguments.pairs} interleaved pairs per function; median of per-pair ratios, handler / floor"
         + (f"; AWS_ENDPOINT_URL={LOCAL_ENDPOINT}" if arguments.endpoint else "")
         + ("; with the development-only modules" if arguments.dev_modules else "")
+        + (f"; children run {arguments.python}" if arguments.python != sys.executable else "")
     )
     for function in functions():
         if not arguments.function or function.name in arguments.function:
             options = {"dev_modules": arguments.dev_modules, "perf": arguments.perf}
-            print(measure(function, arguments.pairs, environment, **options), flush=True)
+            print(measure(function, arguments.pairs, environment, arguments.python, **options), flush=True)
     return 0
 
 
