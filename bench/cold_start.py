@@ -232,6 +232,7 @@ def importtime_profile(
 
 
 def importtime(function: str, python: str, top: int, runs: int, *, dev_modules: bool) -> int:
+    floor = next(candidate.floor for candidate in functions() if candidate.name == function)
     code = child_code(handler_code(function), dev_modules=dev_modules)
     plain = importtime_profile(code, base_environment(), python, runs)
     local = importtime_profile(code, base_environment(endpoint=LOCAL_ENDPOINT), python, runs)
@@ -247,7 +248,25 @@ def importtime(function: str, python: str, top: int, runs: int, *, dev_modules: 
         for module in sorted(modules, key=lambda name: -profile[name][2])[:top]:
             name, own, cumulative = profile[module]
             print(f"  {cumulative:8.1f} {own:6.1f}  {name}")
+    # What the handler imports beyond its floor, by package: where its own cost goes.
+    floor_modules = importtime_profile(child_code(floor, dev_modules=dev_modules), base_environment(), python, runs)
+    beyond: dict[str, list[float]] = defaultdict(list)
+    for module, (_, own, _) in plain.items():
+        if module not in floor_modules:
+            beyond[_package(module)].append(own)
+    count, total = sum(map(len, beyond.values())), sum(map(sum, beyond.values()))
+    print(f"{function}, beyond its floor: {count} modules, {total:.1f} ms")
+    print("  (wall ms of their own import, summed by package; `app` includes creating its clients)")
+    for package, times in sorted(beyond.items(), key=lambda item: -sum(item[1]))[:top]:
+        print(f"  {sum(times):8.1f} {len(times):4d}  {package}")
     return 0
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "dispute_gateway":
+        return module
+    return ".".join(parts[:3]) if parts[0] == "aws_lambda_powertools" else parts[0]
 
 
 def main() -> int:
