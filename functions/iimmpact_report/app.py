@@ -2,6 +2,9 @@
 
 from typing import Any
 
+# Before anything imports pydantic: Powertools' batch utility builds its parser's record models
+# (~30 ms, for type hints only; this function passes it no model) when pydantic is already loaded.
+import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dispute_gateway.observability import invocation_logging, metrics

@@ -82,7 +82,8 @@ class IimmpactReportRequest(DisputeRequest):
 class IimmpactCredentials(BaseModel):
     """The secret's value: `{"api_key": "...", "hmac_secret": "<base64>"}` (CONTRACT section 2)."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built on the first secret read, which the API (importing every provider) never makes.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     api_key: str = Field(min_length=1)
     hmac_secret: str = Field(min_length=1)

@@ -46,7 +46,8 @@ class EvidenceManifest(BaseModel):
 class RepayCredentials(BaseModel):
     """The secret's value: `{"api_key": "...", "origin": "<optional domain>"}` (CONTRACT section 2)."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built on the first secret read, which the API (importing every provider) never makes.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     api_key: str = Field(min_length=1)
     origin: str | None = None
