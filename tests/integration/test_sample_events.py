@@ -117,3 +117,22 @@ def test_samples_are_valid_json_files() -> None:
         if path.is_file():
             assert path.suffix == ".json", path
             json.loads(Path(path).read_text())
+
+
+def test_a_worker_invoked_with_an_s3_event_by_hand_names_what_is_missing(aws, repay_sandbox, repay_app) -> None:
+    # `sam local generate-event s3 put` handed to the worker, which S3 only reaches through its queue.
+    s3_event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": aws.evidence_bucket}, "object": {"key": "repay/D-1/c/dispute.json"}},
+            }
+        ]
+    }
+    with pytest.raises(ValueError, match=r"not an SQS batch: Records\[0\] has no messageId, receiptHandle, body"):
+        repay_app().lambda_handler(s3_event, FakeLambdaContext())
+    with pytest.raises(ValueError, match="'Records' is missing"):
+        repay_app().lambda_handler({}, FakeLambdaContext())
+    assert aws.records() == []
+    assert repay_sandbox.requests == []

@@ -50,6 +50,10 @@ T = TypeVar("T")
 _MAX_REASON_LENGTH = 1000
 
 
+class NotAQueueBatch(ValueError):
+    """The function was invoked with something other than its queue's SQS batch."""
+
+
 class RetryLater(Exception):
     """The message must come back: its dispute is not settled yet.
 
@@ -136,6 +140,7 @@ class DisputeWorker:
         """Records of one batch are sent concurrently, at most `worker_concurrency` at a time; the
         messages that must come back on the growing schedule are then hidden until they are due."""
         started = time.monotonic()
+        _check_queue_batch(event)
         deadline = Deadline.from_lambda_context(context, self._settings.time_reserve_seconds)
         delayed: list[tuple[SQSRecord, int]] = []
 
@@ -296,3 +301,21 @@ class _BeforeClaim:
     def close(self) -> None:
         if self.prepared is not None:
             self.prepared.close()
+
+
+def _check_queue_batch(event: Any) -> None:
+    # An S3 notification or an API event invoked on a worker by hand would otherwise fail deep in
+    # the batch utility with a bare KeyError; name what is missing instead. Nothing is recorded.
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        raise NotAQueueBatch("not an SQS batch: 'Records' is missing or empty; this function reads its queue")
+    for index, record in enumerate(records):
+        missing = [
+            field
+            for field in ("messageId", "receiptHandle", "body")
+            if not isinstance(record, dict) or field not in record
+        ]
+        if missing:
+            raise NotAQueueBatch(
+                f"not an SQS batch: Records[{index}] has no {', '.join(missing)}; this function reads its queue"
+            )
