@@ -16,6 +16,17 @@ from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
 
+def cold_starter(function: str, defaults: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """Cold starts of `function` under `defaults`, each call's keyword arguments overriding them."""
+
+    def cold_start(**environment: str) -> ModuleType:
+        for name, value in {**defaults, **environment}.items():
+            monkeypatch.setenv(name, value)
+        return load_function(function)
+
+    return cold_start
+
+
 @pytest.fixture(scope="session")
 def iimmpact_sandbox_server() -> Iterator[IimmpactSandbox]:
     with IimmpactSandbox() as sandbox:
@@ -43,20 +54,15 @@ def iimmpact_app(
         {"api_key": iimmpact_sandbox.api_key, "hmac_secret": iimmpact_sandbox.hmac_secret_b64},
     )
 
-    def cold_start(**environment: str) -> ModuleType:
-        defaults = {
-            "DISPUTES_TABLE": aws.table,
-            "IIMMPACT_BASE_URL": iimmpact_sandbox.base_url,
-            "IIMMPACT_SECRET_ID": aws.iimmpact_secret_id,
-            "DEAD_LETTER_QUEUE_URL": aws.iimmpact_dlq_url,
-            "QUEUE_MAX_RECEIVE_COUNT": "3",
-            "PROVIDER_READ_TIMEOUT_SECONDS": "1",
-        }
-        for name, value in {**defaults, **environment}.items():
-            monkeypatch.setenv(name, value)
-        return load_function("iimmpact_report")
-
-    return cold_start
+    defaults = {
+        "DISPUTES_TABLE": aws.table,
+        "IIMMPACT_BASE_URL": iimmpact_sandbox.base_url,
+        "IIMMPACT_SECRET_ID": aws.iimmpact_secret_id,
+        "DEAD_LETTER_QUEUE_URL": aws.iimmpact_dlq_url,
+        "QUEUE_MAX_RECEIVE_COUNT": "3",
+        "PROVIDER_READ_TIMEOUT_SECONDS": "1",
+    }
+    return cold_starter("iimmpact_report", defaults, monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -82,21 +88,16 @@ def repay_app(
     """A cold start of the repay_dispute function wired to moto and the sandbox."""
     put_secret(aws.repay_secret_id, {"api_key": repay_sandbox.api_key, "origin": "merchant.example"})
 
-    def cold_start(**environment: str) -> ModuleType:
-        defaults = {
-            "DISPUTES_TABLE": aws.table,
-            "EVIDENCE_BUCKET": aws.evidence_bucket,
-            "REPAY_BASE_URL": repay_sandbox.base_url,
-            "REPAY_SECRET_ID": aws.repay_secret_id,
-            "DEAD_LETTER_QUEUE_URL": aws.repay_dlq_url,
-            "QUEUE_MAX_RECEIVE_COUNT": "3",
-            "PROVIDER_READ_TIMEOUT_SECONDS": "1",
-        }
-        for name, value in {**defaults, **environment}.items():
-            monkeypatch.setenv(name, value)
-        return load_function("repay_dispute")
-
-    return cold_start
+    defaults = {
+        "DISPUTES_TABLE": aws.table,
+        "EVIDENCE_BUCKET": aws.evidence_bucket,
+        "REPAY_BASE_URL": repay_sandbox.base_url,
+        "REPAY_SECRET_ID": aws.repay_secret_id,
+        "DEAD_LETTER_QUEUE_URL": aws.repay_dlq_url,
+        "QUEUE_MAX_RECEIVE_COUNT": "3",
+        "PROVIDER_READ_TIMEOUT_SECONDS": "1",
+    }
+    return cold_starter("repay_dispute", defaults, monkeypatch)
 
 
 @pytest.fixture
@@ -106,19 +107,14 @@ def tracker_app(
     """A cold start of the outcome_tracker function for Repay, wired to moto and the sandbox."""
     put_secret(aws.repay_secret_id, {"api_key": repay_sandbox.api_key, "origin": "merchant.example"})
 
-    def cold_start(**environment: str) -> ModuleType:
-        defaults = {
-            "DISPUTES_TABLE": aws.table,
-            "REPAY_BASE_URL": repay_sandbox.base_url,
-            "REPAY_SECRET_ID": aws.repay_secret_id,
-            "OUTCOME_CHECK_INTERVAL_SECONDS": "0",
-            "PROVIDER_READ_TIMEOUT_SECONDS": "1",
-        }
-        for name, value in {**defaults, **environment}.items():
-            monkeypatch.setenv(name, value)
-        return load_function("outcome_tracker")
-
-    return cold_start
+    defaults = {
+        "DISPUTES_TABLE": aws.table,
+        "REPAY_BASE_URL": repay_sandbox.base_url,
+        "REPAY_SECRET_ID": aws.repay_secret_id,
+        "OUTCOME_CHECK_INTERVAL_SECONDS": "0",
+        "PROVIDER_READ_TIMEOUT_SECONDS": "1",
+    }
+    return cold_starter("outcome_tracker", defaults, monkeypatch)
 
 
 @dataclass
