@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -81,19 +83,21 @@ def test_the_schema_refuses_the_domains_email_validator_refuses() -> None:
     assert sorted(SPECIAL_USE_DOMAINS) == sorted(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
+def _record(**fields: Any) -> Any:
+    """A stored dispute record with placeholder identity fields."""
+    from dispute_gateway.models import DisputeRecord
+
+    identity = {"dispute_id": "d", "provider": "p", "reference": "r", "source": Source.SQS}
+    stamps = {"created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"}
+    return DisputeRecord(**identity, **stamps, request_fingerprint="f", **fields)
+
+
 def test_history_keeps_the_last_fifty_entries_oldest_first() -> None:
-    from dispute_gateway.models import DisputeRecord, Source, Status
+    from dispute_gateway.models import Status
     from dispute_gateway.store import history_entry, with_entry
 
-    record = DisputeRecord(
-        dispute_id="d",
-        provider="p",
-        reference="r",
-        source=Source.SQS,
+    record = _record(
         status=Status.SUBMITTING,
-        created_at="2026-01-01T00:00:00.000Z",
-        updated_at="2026-01-01T00:00:00.000Z",
-        request_fingerprint="f",
         history=[history_entry(Status.RECEIVED, n, at=f"2026-01-01T00:00:{n:02d}.000Z") for n in range(50)],
     )
     stored = with_entry(
@@ -109,20 +113,10 @@ def test_history_keeps_the_last_fifty_entries_oldest_first() -> None:
 
 
 def test_checks_back_off_from_the_base_interval_to_a_day_and_start_over_on_a_change() -> None:
-    from dispute_gateway.models import DisputeRecord, Source, Status
+    from dispute_gateway.models import Status
     from dispute_gateway.outcomes import next_interval
 
-    record = DisputeRecord(
-        dispute_id="d",
-        provider="p",
-        reference="r",
-        source=Source.SQS,
-        status=Status.SUBMITTED,
-        created_at="t",
-        updated_at="t",
-        request_fingerprint="f",
-        provider_state="proceedings",
-    )
+    record = _record(status=Status.SUBMITTED, provider_state="proceedings")
     intervals = []
     for _ in range(9):
         interval = next_interval(record, "proceedings", 900)
