@@ -20,6 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.aws import moto_fixes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Set before any test module imports the shared package: Powertools reads these when its
@@ -30,6 +32,8 @@ POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "DisputeGateway",
 }
 os.environ.update(POWERTOOLS_ENVIRONMENT)
+# In-process moto gets the corrections the embedded AWS gets: the workers write concurrently.
+moto_fixes.apply()
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import requests
 from moto.server import ThreadedMotoServer
 
+from local.aws import moto_fixes
+
 _START_TIMEOUT_SECONDS = 30
 _STOP_TIMEOUT_SECONDS = 10
 _CHILD = Path(__file__).with_name("moto_child.py")
@@ -40,6 +42,7 @@ class EmbeddedAws:
             self.endpoint_url = f"http://127.0.0.1:{self._child_port()}"
             self._wait_until_ready()
         else:
+            moto_fixes.apply()
             self._thread_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._thread_server.start()
             host, port = self._thread_server.get_host_and_port()

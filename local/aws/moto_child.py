@@ -16,12 +16,14 @@ import signal
 import sys
 
 from moto.server import ThreadedMotoServer
+from moto_fixes import apply as apply_moto_fixes  # a sibling module: this file runs as a script
 
 
 def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group; the parent decides when AWS goes away
     # (after its pollers and functions have stopped using it).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    apply_moto_fixes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
