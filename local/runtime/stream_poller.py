@@ -194,6 +194,7 @@ class _Shard:
     last_read: str | None = None  # sequence number of the last record fetched
     pending: list[dict[str, Any]] = field(default_factory=list)  # fetched, not yet checkpointed
     window_ends: float = 0.0
+    repeats_seen: bool = False  # records handed out again were dropped (and said so once)
 
     @property
     def finished(self) -> bool:
@@ -338,7 +339,7 @@ class StreamPoller:
             position = "AFTER_SEQUENCE_NUMBER" if shard.last_read else self.source.starting_position
             shard.iterator = self._iterator(shard.shard_id, position, shard.last_read)
             return False
-        records: list[dict[str, Any]] = answer.get("Records", [])
+        records = self._not_read_before(shard, answer.get("Records", []))
         shard.iterator = answer.get("NextShardIterator")
         shard.closed = shard.iterator is None
         if records:
@@ -347,6 +348,25 @@ class StreamPoller:
             shard.pending.extend(records)
             shard.last_read = records[-1]["dynamodb"]["SequenceNumber"]
         return bool(records)
+
+    def _not_read_before(self, shard: _Shard, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`records` without those at or before the last sequence number read from the shard.
+
+        DynamoDB never hands a record out twice on the way forward; an emulator that numbered two
+        records alike would, and a poller that took it again would deliver it in a loop."""
+        if shard.last_read is None:
+            return records
+        last = int(shard.last_read)
+        fresh = [record for record in records if int(record["dynamodb"]["SequenceNumber"]) > last]
+        if len(fresh) < len(records) and not shard.repeats_seen:
+            shard.repeats_seen = True
+            log.warning(
+                "stream poller %s: shard %s handed out records at or before %s again; not delivered twice",
+                self.source.logical_id,
+                shard.shard_id,
+                shard.last_read,
+            )
+        return fresh
 
     # -- one batch, as Lambda handles it ----------------------------------------------------------
     def _deliver(self, shard: _Shard) -> None:
