@@ -1,12 +1,18 @@
 """Corrections to moto where it serves several requests at once, as its server does.
 
-moto 5 numbers a DynamoDB stream record from the length of the shard's record list, and appends
-the record only after building it. Two writes served at the same time (the workers file the
-disputes of a batch concurrently) can take the same number; the next one skips a number. A
-reader then asks for what follows a number it was given twice and is handed the same last record
-again and again: the local stream poller delivered it in a loop and a test reading the stream
-never came to its end. On DynamoDB sequence numbers are unique and increase within a shard;
-serialising the numbering restores that.
+DynamoDB applies each request to a table atomically; moto 5 does not, and its server serves
+requests on concurrent threads (the workers file the disputes of a batch concurrently):
+
+- A conditional write reads the item, evaluates its condition and then writes, so two writes
+  served at the same time could both pass `attribute_not_exists`. The filing lease rests on that
+  condition: the embedded AWS must honour it as DynamoDB does.
+- A stream record is numbered from the length of the shard's record list and appended only
+  after it is built. Two writes could take the same number (the next skips one); a reader that
+  asks for what follows a number given twice is handed the same last record again and again:
+  the local stream poller delivered it in a loop and a test reading the stream never came to
+  its end (CI, 2026-11-30).
+
+Each table operation, and each stream record's numbering, is therefore done under a lock.
 """
 
 from __future__ import annotations
@@ -15,27 +21,41 @@ import functools
 import threading
 from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard
 
 _APPLIED = "_dispute_gateway_serialised"
+# What a request does to a table's items; a batch write is a series of put_item and delete_item.
+_TABLE_OPERATIONS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "transact_write_items",
+)
 
 
-def serialise_stream_records() -> None:
-    """Number and append each stream record under one lock. Idempotent: later calls do nothing."""
-    add = StreamShard.add
-    if getattr(add, _APPLIED, False):
+def _one_at_a_time(owner: type, name: str, lock: threading.RLock) -> None:
+    """`owner.name` made to run under `lock`. Idempotent: a method already wrapped is left alone."""
+    method = getattr(owner, name)
+    if getattr(method, _APPLIED, False):
         return
-    lock = threading.Lock()
 
-    @functools.wraps(add)
-    def add_one_at_a_time(self: StreamShard, *args: Any, **kwargs: Any) -> None:
+    @functools.wraps(method)
+    def serialised(*args: Any, **kwargs: Any) -> Any:
         with lock:
-            add(self, *args, **kwargs)
+            return method(*args, **kwargs)
 
-    setattr(add_one_at_a_time, _APPLIED, True)
-    StreamShard.add = add_one_at_a_time  # type: ignore[method-assign]
+    setattr(serialised, _APPLIED, True)
+    setattr(owner, name, serialised)
 
 
 def apply() -> None:
     """Every correction, before moto serves its first request."""
-    serialise_stream_records()
+    # Re-entrant: a transaction calls put_item and update_item, a put adds a stream record.
+    lock = threading.RLock()
+    for name in _TABLE_OPERATIONS:
+        _one_at_a_time(DynamoDBBackend, name, lock)
+    _one_at_a_time(StreamShard, "add", lock)

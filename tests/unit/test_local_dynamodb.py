@@ -1,6 +1,7 @@
-"""Reading the disputes table's stream locally: every change gets its own sequence number even when
-writes arrive together, and the stream poller delivers a record once even if the stream hands it
-out again (what moto's stream did when two writes took one number)."""
+"""The disputes table in the embedded AWS, written by concurrent workers as on DynamoDB: one of
+two conditional writes at the same time wins, every change gets its own sequence number, and the
+stream poller delivers a record once even if the stream hands it out again (what moto's stream
+did when two writes took one number)."""
 
 from __future__ import annotations
 
@@ -21,26 +22,8 @@ from local.runtime.stream_poller import StreamPoller
 REGION = "eu-west-1"
 
 
-def _stream_sequence_numbers(dynamodb: Any, table: str) -> list[str]:
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
-    answer = streams.get_records(ShardIterator=iterator["ShardIterator"])
-    return [record["dynamodb"]["SequenceNumber"] for record in answer["Records"]]
-
-
-def test_writes_made_at_the_same_time_get_distinct_sequence_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Building a stream record is made slow, so that two writes overlap inside moto as they do
-    # now and then when its server serves the workers' concurrent writes.
-    build = moto_table.StreamRecord.__init__
-
-    def slow_build(self: Any, *args: Any, **kwargs: Any) -> None:
-        time.sleep(0.2)
-        build(self, *args, **kwargs)
-
-    monkeypatch.setattr(moto_table.StreamRecord, "__init__", slow_build)
-    moto_fixes.apply()
+@pytest.fixture
+def disputes_table() -> Any:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -50,17 +33,75 @@ def test_writes_made_at_the_same_time_get_distinct_sequence_numbers(monkeypatch:
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
+        yield dynamodb
 
-        def write(dispute_id: str) -> None:
-            dynamodb.put_item(TableName="disputes", Item={"dispute_id": {"S": dispute_id}})
 
-        writers = [threading.Thread(target=write, args=(f"d-{n}",)) for n in range(3)]
-        for writer in writers:
-            writer.start()
-        for writer in writers:
-            writer.join()
+def _all_at_once(write: Any, count: int) -> None:
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(count)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
 
-        numbers = _stream_sequence_numbers(dynamodb, "disputes")
+
+def _slowed(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """`owner.name` made slow, so that concurrent requests overlap inside moto as they do now and
+    then when its server serves the workers' concurrent writes."""
+    original = getattr(owner, name)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, slow)
+
+
+def test_of_conditional_writes_made_at_the_same_time_one_wins(
+    monkeypatch: pytest.MonkeyPatch, disputes_table: Any
+) -> None:
+    moto_fixes.apply()
+    # Between reading the item and writing it, moto evaluates the condition.
+    _slowed(monkeypatch, moto_table, "get_filter_expression")
+    won: list[int] = []
+
+    def claim(n: int) -> None:
+        try:
+            disputes_table.put_item(
+                TableName="disputes",
+                Item={"dispute_id": {"S": "d-1"}, "claimed_by": {"N": str(n)}},
+                ConditionExpression="attribute_not_exists(dispute_id)",
+            )
+            won.append(n)
+        except disputes_table.exceptions.ConditionalCheckFailedException:
+            pass
+
+    _all_at_once(claim, 3)
+    assert len(won) == 1
+    item = disputes_table.get_item(TableName="disputes", Key={"dispute_id": {"S": "d-1"}})["Item"]
+    assert item["claimed_by"] == {"N": str(won[0])}
+
+
+def _stream_sequence_numbers(dynamodb: Any, table: str) -> list[str]:
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"])
+    return [record["dynamodb"]["SequenceNumber"] for record in answer["Records"]]
+
+
+def test_writes_made_at_the_same_time_get_distinct_sequence_numbers(
+    monkeypatch: pytest.MonkeyPatch, disputes_table: Any
+) -> None:
+    moto_fixes.apply()
+    # Between numbering a stream record and appending it, moto builds it.
+    _slowed(monkeypatch, moto_table.StreamRecord, "__init__")
+
+    def write(n: int) -> None:
+        disputes_table.put_item(TableName="disputes", Item={"dispute_id": {"S": f"d-{n}"}})
+
+    _all_at_once(write, 3)
+    numbers = _stream_sequence_numbers(disputes_table, "disputes")
     assert len(numbers) == 3
     assert len(set(numbers)) == 3, numbers
     assert sorted(numbers, key=int) == numbers
