@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dispute_gateway.observability import logger
 from dispute_gateway.redaction import REDACTED, redact, secret_values
 
@@ -69,3 +71,11 @@ def test_each_invocation_logs_with_its_own_keys_even_beside_another_in_the_same_
     assert len(worker_lines) == 2
     assert all("correlation_id" not in line for line in worker_lines)
     assert [line["cold_start"] for line in worker_lines] == [True, False]
+
+
+@pytest.mark.timeout(10)  # a guard, not a measurement: the quadratic pattern took minutes on this
+def test_a_long_run_of_address_characters_is_scanned_once() -> None:
+    blob = "QUJD+/09" * 125_000  # 1 MB of base64 with no address in it
+    line = f"evidence {blob} from Jane.Doe@example.com"
+    assert redact(line) == f"evidence {blob} from {REDACTED}"
+    assert redact(blob + "x@example.com") == REDACTED
