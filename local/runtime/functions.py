@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
 _import_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 class LocalLambdaContext:
@@ -68,6 +70,14 @@ class LocalFunction:
         with self._busy:
             context = LocalLambdaContext(self.name, self.timeout_seconds, self.memory_mb, self.region, self.account)
             return self.handler(event, context)
+
+
+def let_finish(thread: threading.Thread, timeout: float, what: str) -> None:
+    """Wait up to `timeout` seconds for `thread`, told to stop, to finish the invocation under
+    way; one still busy then is left behind (a daemon), and said so."""
+    thread.join(timeout)
+    if thread.is_alive():
+        log.warning("%s still busy after %.0f s; left behind", what, timeout)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.aws.template import SqsEventSource
-from local.runtime.functions import LocalFunction, failed_message_ids, sqs_event, sqs_lambda_record
+from local.runtime.functions import LocalFunction, failed_message_ids, let_finish, sqs_event, sqs_lambda_record
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,7 @@ class SqsPoller:
             self._stopping.set()
             invoking = self._invoking
         if invoking:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("poller %s still busy after %.0f s; left behind", self.source.logical_id, timeout)
+            let_finish(self._thread, timeout, f"poller {self.source.logical_id}")
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.aws.template import ScheduleSpec
-from local.runtime.functions import LocalFunction
+from local.runtime.functions import LocalFunction, let_finish
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +106,8 @@ class Scheduler:
         """Stop the schedule. Between ticks the thread ends at once; an invocation under way is
         waited for, up to `timeout` seconds, and no other starts after it."""
         self._stopping.set()
-        if not self._thread.is_alive():
-            return
-        self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("schedule %s still busy after %.0f s; left behind", self.schedule.logical_id, timeout)
+            let_finish(self._thread, timeout, f"schedule {self.schedule.logical_id}")
 
     def _run(self) -> None:
         period = self._period

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.aws.template import StreamEventSource
-from local.runtime.functions import LocalFunction
+from local.runtime.functions import LocalFunction, let_finish
 
 log = logging.getLogger(__name__)
 
@@ -256,11 +256,8 @@ class StreamPoller:
         """Stop polling. An invocation under way is waited for, up to `timeout` seconds; records
         fetched and not yet checkpointed are left, as by a poller that went away."""
         self._stopping.set()
-        if not self._thread.is_alive():
-            return
-        self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("stream poller %s still busy after %.0f s; left behind", self.source.logical_id, timeout)
+            let_finish(self._thread, timeout, f"stream poller {self.source.logical_id}")
 
     def _run(self) -> None:
         while not self._stopping.is_set():
