@@ -25,6 +25,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard
 
 _APPLIED = "_dispute_gateway_serialised"
+# Re-entrant: a transaction calls put_item and update_item, a put adds a stream record.
+_TABLES = threading.RLock()
 # What a request does to a table's items; a batch write is a series of put_item and delete_item.
 _TABLE_OPERATIONS = (
     "put_item",
@@ -37,15 +39,15 @@ _TABLE_OPERATIONS = (
 )
 
 
-def _one_at_a_time(owner: type, name: str, lock: threading.RLock) -> None:
-    """`owner.name` made to run under `lock`. Idempotent: a method already wrapped is left alone."""
+def _one_at_a_time(owner: type, name: str) -> None:
+    """`owner.name` made to run under the tables' lock. Idempotent: a method already wrapped is left alone."""
     method = getattr(owner, name)
     if getattr(method, _APPLIED, False):
         return
 
     @functools.wraps(method)
     def serialised(*args: Any, **kwargs: Any) -> Any:
-        with lock:
+        with _TABLES:
             return method(*args, **kwargs)
 
     setattr(serialised, _APPLIED, True)
@@ -54,8 +56,6 @@ def _one_at_a_time(owner: type, name: str, lock: threading.RLock) -> None:
 
 def apply() -> None:
     """Every correction, before moto serves its first request."""
-    # Re-entrant: a transaction calls put_item and update_item, a put adds a stream record.
-    lock = threading.RLock()
     for name in _TABLE_OPERATIONS:
-        _one_at_a_time(DynamoDBBackend, name, lock)
-    _one_at_a_time(StreamShard, "add", lock)
+        _one_at_a_time(DynamoDBBackend, name)
+    _one_at_a_time(StreamShard, "add")
