@@ -116,7 +116,7 @@ def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[i
     result: dict[str, Any] = json.loads(output)
     result["seconds"] = time.perf_counter() - started
     record = stack.client("dynamodb").scan(TableName=stack.ref("DisputesTable"))["Items"]
-    statuses = [item["status"]["S"] for item in record if item["reference"]["S"] == deal_id]
+    statuses = [item["status"]["S"] for item in record if item.get("reference", {}).get("S") == deal_id]
     result["status"] = statuses[0] if statuses else "no record"
     received = requests.get(f"{base_url}/_sandbox/requests", timeout=10).json()
     result["repay_calls"] = collections.Counter(r["method"] for r in received if f"/deals/{deal_id}" in r["path"])

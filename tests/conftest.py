@@ -114,9 +114,13 @@ class AwsResources:
     def records(self) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
+        from dispute_gateway.store import LIVE_ITEM_PREFIX
+
         items = boto3.client("dynamodb").scan(TableName=self.table)["Items"]
         deserializer = TypeDeserializer()
-        return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items]
+        # The dispute records, not the items that say which dispute holds a transaction.
+        disputes = [item for item in items if not item["dispute_id"]["S"].startswith(LIVE_ITEM_PREFIX)]
+        return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in disputes]
 
     def only_record(self) -> dict[str, Any]:
         records = self.records()

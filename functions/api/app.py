@@ -14,10 +14,12 @@ from dispute_gateway.api_http import (
     DISPUTE_REPEATED,
     UPLOADS_CREATED,
     allowed_methods,
+    conflict_response,
     error_responses,
     json_bodies_only,
 )
 from dispute_gateway.api_models import (
+    ConflictAnswer,
     DisputeAccepted,
     DisputeBody,
     ErrorAnswer,
@@ -32,7 +34,7 @@ from dispute_gateway.config import ApiSettings, load_settings
 from dispute_gateway.disputes import DisputeService, NoList, QueueUnavailable, UploadService
 from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName, Resolution, Status
 from dispute_gateway.observability import invocation_logging, logger, metrics
-from dispute_gateway.store import IdempotencyConflict, StoreError
+from dispute_gateway.store import IdempotencyConflict, LiveDisputeExists, StoreError
 
 settings = load_settings(ApiSettings)
 disputes = DisputeService.from_settings(settings)
@@ -51,7 +53,10 @@ UNAVAILABLE = error_responses(e503="Retry later (with the same Idempotency-Key)"
         200: DISPUTE_REPEATED,
         **INVALID,
         **UNAVAILABLE,
-        **error_responses(e409="Idempotency-Key used for another request"),
+        **conflict_response(
+            "Nothing filed: the Idempotency-Key names another request's dispute, or the transaction already "
+            "has a live dispute (not rejected or failed); the body and Location name that dispute"
+        ),
     },
 )
 def create_dispute(
@@ -146,8 +151,14 @@ def unknown_page(error: InvalidPageToken) -> Response[Any]:
 
 
 @app.exception_handler(IdempotencyConflict)
-def conflict(error: IdempotencyConflict) -> Response[Any]:
-    return _error(409, "Idempotency-Key already used for another request; nothing was filed")
+def key_taken(error: IdempotencyConflict) -> Response[Any]:
+    holder = error.record.dispute_id
+    return _conflict(holder, f"Idempotency-Key already used for another request, dispute {holder}; nothing was filed")
+
+
+@app.exception_handler(LiveDisputeExists)
+def transaction_taken(error: LiveDisputeExists) -> Response[Any]:
+    return _conflict(error.live.dispute_id, f"{error}; nothing was filed")
 
 
 @app.exception_handler([QueueUnavailable, StoreError])
@@ -169,6 +180,14 @@ def no_route(error: Exception) -> Response[Any]:
 def unexpected(error: Exception) -> Response[Any]:
     logger.exception("Unexpected error")
     return _error(500, "internal error")
+
+
+def _conflict(dispute_id: str, message: str) -> Response[Any]:
+    answer = ConflictAnswer(
+        message=message, dispute_id=dispute_id, correlation_id=app.current_event.request_context.request_id
+    )
+    headers = {"Location": f"/disputes/{dispute_id}"}
+    return Response(409, content_types.APPLICATION_JSON, answer.model_dump(mode="json"), headers=headers)
 
 
 def _error(

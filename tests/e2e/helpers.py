@@ -6,6 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from dispute_gateway.store import LIVE_ITEM_PREFIX
 from local.stack import LocalStack, wait_for
 
 TABLE = "DisputesTable"
@@ -18,7 +19,9 @@ FINAL = {"submitted", "rejected", "failed"}
 def records(stack: LocalStack) -> list[dict[str, Any]]:
     deserializer = TypeDeserializer()
     items = stack.client("dynamodb").scan(TableName=stack.ref(TABLE), ConsistentRead=True)["Items"]
-    return [{name: deserializer.deserialize(value) for name, value in item.items()} for item in items]
+    # The dispute records, not the items that say which dispute holds a transaction.
+    disputes = [item for item in items if not item["dispute_id"]["S"].startswith(LIVE_ITEM_PREFIX)]
+    return [{name: deserializer.deserialize(value) for name, value in item.items()} for item in disputes]
 
 
 def final_record(stack: LocalStack, reference: str, timeout: float) -> dict[str, Any]:

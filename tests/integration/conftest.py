@@ -301,3 +301,11 @@ class QueueFeed:
         for entry in params["Entries"]:
             message_id = self._delivering.get(entry["ReceiptHandle"], entry["ReceiptHandle"])
             self.delays.setdefault(message_id, []).append(entry["VisibilityTimeout"])
+
+
+@pytest.fixture
+def store(aws: AwsResources) -> Any:
+    """The disputes table, as the functions' domain code reads and writes it."""
+    from dispute_gateway.store import DisputeStore
+
+    return DisputeStore(aws.table, boto3.client("dynamodb"))

@@ -236,9 +236,13 @@ def test_get_returns_the_record_and_404_when_unknown(aws, api):
     assert not_an_id.status == 422 and not_an_id.body["errors"][0]["field"] == "dispute_id"
 
 
-def test_list_by_reference_pages_through_the_index(aws, api):
-    for n in range(5):
-        post(api, {**IIMMPACT, "user_email": [f"u{n}@example.com"]})
+def test_list_by_reference_pages_through_the_index(aws, api, store):
+    from dispute_gateway.models import InvalidDispute, Source
+
+    # A transaction has one live dispute at a time: four refused ones, then the live one.
+    for n in range(4):
+        store.create_rejected(InvalidDispute.from_message("iimmpact", "T-1001", Source.SQS, {"n": n}, "refused", None))
+    post(api, IIMMPACT)
     post(api, {**IIMMPACT, "trxid": "OTHER"})
     api.module.disputes.page_size = 2
 

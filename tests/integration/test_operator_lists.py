@@ -6,10 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.conftest import AwsResources
 from tests.integration.conftest import ApiClient
 
 
@@ -23,13 +21,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
         return (start + timedelta(seconds=next(ticks))).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     monkeypatch.setattr("dispute_gateway.store.utc_now", now)
-
-
-@pytest.fixture
-def store(aws: AwsResources) -> Any:
-    from dispute_gateway.store import DisputeStore
-
-    return DisputeStore(aws.table, boto3.client("dynamodb"))
 
 
 def dispute(provider: str, n: int) -> Any:

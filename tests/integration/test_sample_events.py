@@ -62,11 +62,17 @@ def test_repay_samples(aws, repay_sandbox, repay_app) -> None:
     ):
         assert app.lambda_handler(event, FakeLambdaContext())["batchItemFailures"] == []
 
-    assert sorted((r["reference"], r["source"], r["status"]) for r in aws.records()) == [
+    records = aws.records()
+    assert sorted((r["reference"], r["source"], r["status"]) for r in records) == [
         ("D-77", "sqs", "submitted"),
-        ("D-78", "s3", "submitted"),
+        ("D-78", "s3", "rejected"),
         ("D-78", "s3", "submitted"),
     ]
+    # The sample uploads two cases for one deal: the second waits for no one, it is refused,
+    # naming the live dispute (one live dispute per transaction).
+    (live,) = [r for r in records if r["reference"] == "D-78" and r["status"] == "submitted"]
+    (refused,) = [r for r in records if r["reference"] == "D-78" and r["status"] == "rejected"]
+    assert live["dispute_id"] in refused["error"]
 
 
 def test_outcome_tracker_sample(aws, repay_sandbox, repay_app, tracker_app) -> None:

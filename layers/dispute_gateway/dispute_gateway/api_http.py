@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from .api_models import DisputeAccepted, DisputePage, ErrorAnswer, EvidenceUploads, Problem
+from .api_models import ConflictAnswer, DisputeAccepted, DisputePage, ErrorAnswer, EvidenceUploads, Problem
 from .models import DisputeView
 
 JSON = "application/json"
@@ -124,6 +124,11 @@ DISPUTE_REPEATED = _answer(
 DISPUTE_FOUND = _answer("The dispute's record", DisputeView)
 DISPUTE_PAGE = _answer("A page of disputes; `next_token` asks for the next one", DisputePage)
 UPLOADS_CREATED = _answer("One presigned S3 POST per file, and one for the folder's dispute.json", EvidenceUploads)
+
+
+def conflict_response(description: str) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI entry of a 409 that names the dispute standing in the way, in its body and `Location`."""
+    return {409: _answer(description, ConflictAnswer, headers=_LOCATION, links=_DISPUTE_LINKS)}
 
 
 def error_responses(**described: str) -> dict[int, OpenAPIResponse]:

@@ -94,6 +94,12 @@ class ErrorAnswer(BaseModel):
     correlation_id: str
 
 
+class ConflictAnswer(ErrorAnswer):
+    """A request refused because of an existing dispute: the one holding the key or the transaction."""
+
+    dispute_id: str
+
+
 class DisputeAccepted(BaseModel):
     dispute_id: str
     provider: ProviderName

@@ -63,7 +63,7 @@ class DisputeService:
         return cls(dispute_store(settings.disputes_table), boto3.client("sqs"), settings.queue_urls)
 
     def file(self, request: DisputeRequest) -> Filed:
-        """Record the dispute, then queue it. Raises IdempotencyConflict, QueueUnavailable."""
+        """Record the dispute, then queue it. Raises IdempotencyConflict, LiveDisputeExists, QueueUnavailable."""
         dispute = Dispute.from_request(request, Source.API)
         record, _ = self._store.create(dispute)
         if record.queued_at is not None:

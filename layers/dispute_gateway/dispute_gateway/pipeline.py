@@ -43,7 +43,16 @@ from .providers.base import (
 )
 from .redaction import redact
 from .retries import MessageDelays, RetrySchedule
-from .store import Claim, ClaimPlan, ClaimRefused, DisputeStore, IdempotencyConflict, LeaseLost, dispute_store
+from .store import (
+    Claim,
+    ClaimPlan,
+    ClaimRefused,
+    DisputeStore,
+    IdempotencyConflict,
+    LeaseLost,
+    LiveDisputeExists,
+    dispute_store,
+)
 from .transport import Deadline
 
 T = TypeVar("T")
@@ -222,6 +231,13 @@ class DisputeWorker:
                     logger.info("Dispute already settled", extra={"status": refused.record.status.value})
                     return refused.record
                 raise RetryLater(f"dispute {dispute.dispute_id} is being sent by another delivery") from None
+            except LiveDisputeExists as live:
+                # One live dispute per transaction (CONTRACT section 3): this one is refused for good.
+                logger.info(
+                    "Dispute rejected: its transaction has a live dispute", extra={"live": live.live.dispute_id}
+                )
+                count_outcome(dispute.provider, Status.REJECTED)
+                return self._store.refuse(dispute, str(live))
             attempt.earlier_outcome_unknown = claim.earlier_in_doubt
             try:
                 return self._submit(dispute, claim, attempt, before, last_delivery)

@@ -4,10 +4,21 @@ Every transition is one conditional write naming the state it may come from, so 
 deliveries of the same message can never both send: the one that holds the lease sends,
 the other finds the record claimed or final. Every write that changes a status or a
 resolution appends to the record's `history` in that same write (the last HISTORY_LIMIT kept).
+
+One live dispute per transaction (CONTRACT section 3): beside the records, the table holds one
+small item per transaction (`live#<digest of provider and reference>`, no other attribute but its
+`holder`), naming the dispute that holds it. A record that becomes live (created, or a `failed`
+one claimed again) takes that item in the same transaction as its own write, on condition that
+the item is free, already its own, or held by a dispute that is no longer live (`rejected`,
+`failed`, or expired from the table), which the same transaction checks. A dispute that becomes
+`rejected` or `failed` keeps the item until another takes it over, so those writes stay single
+updates. The item carries no `reference` or `status`, so no index lists it and no event is made
+of it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -43,6 +54,17 @@ class IdempotencyConflict(Exception):
     def __init__(self, record: DisputeRecord) -> None:
         super().__init__(f"idempotency key already used by dispute {record.dispute_id} for another request")
         self.record = record
+
+
+class LiveDisputeExists(Exception):
+    """The transaction already has a live dispute (not `rejected` or `failed`): nothing was filed."""
+
+    def __init__(self, live: DisputeRecord) -> None:
+        super().__init__(
+            f"{live.provider} transaction {live.reference} already has a live dispute, {live.dispute_id} "
+            f"({live.status.value}); another is filed only once that one is rejected or failed"
+        )
+        self.live = live
 
 
 class ClaimRefused(Exception):
@@ -127,6 +149,9 @@ LISTINGS = {
 # Sparse: only disputes whose resolution is open carry `tracked_provider` (CONTRACT section 9).
 OUTCOME_INDEX = "outcome-check-index"
 _CLAIMABLE = (Status.RECEIVED, Status.FAILED)
+# A dispute in one of these no longer holds its transaction (CONTRACT section 3).
+_NOT_LIVE = (Status.REJECTED, Status.FAILED)
+LIVE_ITEM_PREFIX = "live#"
 # Reads and writes that lose a race with another delivery are tried again this many times.
 _CLAIM_TRIES = 3
 
@@ -241,26 +266,47 @@ class DisputeStore:
 
     # -- creation -------------------------------------------------------------------------
     def create(self, dispute: Dispute) -> tuple[DisputeRecord, bool]:
-        """The dispute's record, and whether this call created it. Raises IdempotencyConflict."""
-        return self._put_once(_new_record(dispute, Status.RECEIVED))
+        """The dispute's record, and whether this call created it, holding its transaction: one
+        transaction of two items. Raises IdempotencyConflict, LiveDisputeExists."""
+        record = _new_record(dispute, Status.RECEIVED)
+        try:
+            self._holding_transaction(record, {"Put": {"TableName": self._table, **_put_new(record)}})
+        except _ConditionFailed as failed:
+            return _same_request(failed.record, record), False
+        return record, True
 
     def create_rejected(self, invalid: InvalidDispute) -> tuple[DisputeRecord, bool]:
         return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason))
 
+    def refuse(self, dispute: Dispute, reason: str) -> DisputeRecord:
+        """The dispute recorded `rejected` for `reason` without being sent (e.g. its transaction has a
+        live dispute): a new record, or its `received`/`failed` record closed. A dispute that changed
+        meanwhile (another delivery filed or closed it) is left as it is."""
+        for _ in range(_CLAIM_TRIES):
+            current = self.get(dispute.dispute_id)
+            if current is None:
+                record, _ = self._put_once(_new_record(dispute, Status.REJECTED, error=reason))
+                return record
+            if current.request_fingerprint != dispute.request_fingerprint:
+                raise IdempotencyConflict(current)
+            if not _claimable(current, time.time()):
+                return current
+            values = {"status": Status.REJECTED.value, "error": reason, "in_doubt": False, "updated_at": utc_now()}
+            values["history"] = with_entry(
+                current, history_entry(Status.REJECTED, current.attempts, fields=values, at=values["updated_at"])
+            )
+            try:
+                return self._write(current, values, [], self._unchanged(current))
+            except _ConditionFailed:
+                continue
+        raise StoreError(f"dispute {dispute.dispute_id} kept changing while it was refused")
+
     def _put_once(self, record: DisputeRecord) -> tuple[DisputeRecord, bool]:
         try:
-            self._call(
-                "put_item",
-                Item=_to_item(record.model_dump(mode="json", exclude_none=True)),
-                ConditionExpression="attribute_not_exists(dispute_id)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._call("put_item", **_put_new(record))
             return record, True
         except _ConditionFailed as failed:
-            existing = failed.record
-        if existing.request_fingerprint != record.request_fingerprint:
-            raise IdempotencyConflict(existing)
-        return existing, False
+            return _same_request(failed.record, record), False
 
     def mark_queued(self, dispute_id: str) -> DisputeRecord:
         response = self._call(
@@ -316,16 +362,16 @@ class DisputeStore:
             fields.update(attempts=(current.attempts if current else 0) + 1, in_doubt=True)
         if current is None:
             record = _new_record(dispute, Status.SUBMITTING).model_copy(update=fields)
-            self._call(
-                "put_item",
-                Item=_to_item(record.model_dump(mode="json", exclude_none=True)),
-                ConditionExpression="attribute_not_exists(dispute_id)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._holding_transaction(record, {"Put": {"TableName": self._table, **_put_new(record)}})
             return record
         fields.update(status=Status.SUBMITTING.value, updated_at=utc_now())
         if current.status is not Status.SUBMITTING:
             fields["history"] = with_entry(current, history_entry(Status.SUBMITTING, current.attempts))
+        if current.status in _NOT_LIVE:
+            # Failed, it may have lost its transaction to a later dispute: it takes it back only if free.
+            update = self._update_arguments(current, fields, ["expires_at"], self._unchanged(current))
+            self._holding_transaction(current, {"Update": {"TableName": self._table, **update}})
+            return _applied(current, fields, ["expires_at"])
         return self._write(current, fields, [], self._unchanged(current))
 
     def finish(
@@ -433,29 +479,105 @@ class DisputeStore:
         That record is `base` with the change applied here, not read back (ReturnValues NONE):
         the condition says the item is as read, or (a lease) that only its holder writes what it
         reads; the rest is data DynamoDB would send back for nothing."""
+        arguments = self._update_arguments(base, values, removed, condition)
+        try:
+            self._call("update_item", **arguments)
+        except _ConditionFailed as failed:
+            if arguments["ConditionExpression"] == "lease_token = :lease":
+                raise LeaseLost(f"dispute {base.dispute_id} was taken over by another delivery") from None
+            raise failed
+        return _applied(base, values, removed)
+
+    def _update_arguments(
+        self,
+        base: DisputeRecord,
+        values: dict[str, Any],
+        removed: list[str],
+        condition: tuple[str, dict[str, Any]],
+    ) -> dict[str, Any]:
         names = {f"#f{i}": name for i, name in enumerate([*values, *removed])}
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
         removals = ", ".join(f"#f{i}" for i in range(len(values), len(names)))
         expression = f"SET {assignments}" + (f" REMOVE {removals}" if removals else "")
         condition_expression, condition_values = condition
+        return {
+            "Key": self._key(base.dispute_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition_expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _to_item(
+                {**{f":v{i}": value for i, value in enumerate(values.values())}, **condition_values}
+            ),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    # -- one live dispute per transaction -------------------------------------------------
+    def _holding_transaction(self, record: DisputeRecord, write: dict[str, Any]) -> None:
+        """`write` (a transaction item on `record`'s own item) done together with taking its
+        transaction's live item. Raises _ConditionFailed when `write`'s own condition fails, and
+        LiveDisputeExists when another live dispute holds the transaction."""
+        live_item = live_item_key(record.provider, record.reference)
+        stale: str | None = None  # a holder read as no longer live, taken over on that condition
+        for _ in range(_CLAIM_TRIES):
+            items = [write, self._take_live_item(live_item, record.dispute_id, stale)]
+            if stale is not None:
+                items.append({"ConditionCheck": self._not_live(stale)})
+            try:
+                self._transact(items)
+                return
+            except _Cancelled as cancelled:
+                own, taken = cancelled.reasons[0], cancelled.reasons[1]
+                if own is not None:
+                    raise _ConditionFailed(_from_item(own) if own else None) from None
+                holder = str((taken or {}).get("holder", {}).get("S", ""))
+            if not holder:
+                # The holder read as no longer live is live again (a redriven message), or the item
+                # is gone: look again.
+                stale = None
+                continue
+            live = self.get(holder)
+            if live is not None and live.status not in _NOT_LIVE:
+                raise LiveDisputeExists(live)
+            stale = holder
+        raise StoreError(f"the transaction of dispute {record.dispute_id} kept changing while it was taken")
+
+    def _take_live_item(self, key: str, holder: str, stale: str | None) -> dict[str, Any]:
+        if stale is None:
+            condition, values = "attribute_not_exists(dispute_id) OR holder = :holder", {":holder": holder}
+        else:
+            condition, values = "holder = :stale", {":stale": stale}
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _to_item({"dispute_id": key, "holder": holder}),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": _to_item(values),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _not_live(self, dispute_id: str) -> dict[str, Any]:
+        """The condition that `dispute_id` no longer holds its transaction: not live, or gone."""
+        return {
+            "TableName": self._table,
+            "Key": self._key(dispute_id),
+            "ConditionExpression": "attribute_not_exists(dispute_id) OR #status IN (:rejected, :failed)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _values(rejected=Status.REJECTED.value, failed=Status.FAILED.value),
+        }
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
-            self._call(
-                "update_item",
-                Key=self._key(base.dispute_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition_expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_to_item(
-                    {**{f":v{i}": value for i, value in enumerate(values.values())}, **condition_values}
-                ),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except _ConditionFailed as failed:
-            if condition_expression == "lease_token = :lease":
-                raise LeaseLost(f"dispute {base.dispute_id} was taken over by another delivery") from None
-            raise failed
-        changed = {**base.model_dump(mode="json", exclude_none=True), **_plain(values)}
-        return DisputeRecord.model_validate({name: value for name, value in changed.items() if name not in removed})
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            refused = error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+            # Only failed conditions are an answer; a conflict with another transaction is a retry.
+            if refused and all(r.get("Code") in (None, "None", "ConditionalCheckFailed") for r in reasons):
+                raise _Cancelled(reasons) from None
+            raise StoreError(f"a transaction on the disputes table failed: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"a transaction on the disputes table failed: {error}") from error
 
     def _unchanged(self, record: DisputeRecord) -> tuple[str, dict[str, Any]]:
         """The condition that the record is still as read: its last change and its lease."""
@@ -492,6 +614,44 @@ class _ConditionFailed(Exception):
         if self._record is None:
             raise StoreError("conditional write failed on a record that does not exist")
         return self._record
+
+
+class _Cancelled(Exception):
+    """A transaction refused: for each of its items, the item as it was when its condition failed
+    ({} if it did not exist), or None when its condition held."""
+
+    def __init__(self, reasons: list[dict[str, Any]]) -> None:
+        super().__init__("transaction cancelled")
+        self.reasons: list[dict[str, Any] | None] = [
+            (reason.get("Item") or {}) if reason.get("Code") == "ConditionalCheckFailed" else None for reason in reasons
+        ]
+        self.reasons += [None] * (3 - len(self.reasons))
+
+
+def live_item_key(provider: str, reference: str) -> str:
+    """The key of a transaction's live item: a digest, so the item holds no reference in clear."""
+    digest = hashlib.sha256(f"{provider}\n{reference}".encode()).hexdigest()
+    return f"{LIVE_ITEM_PREFIX}{digest}"
+
+
+def _put_new(record: DisputeRecord) -> dict[str, Any]:
+    return {
+        "Item": _to_item(record.model_dump(mode="json", exclude_none=True)),
+        "ConditionExpression": "attribute_not_exists(dispute_id)",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _same_request(existing: DisputeRecord, record: DisputeRecord) -> DisputeRecord:
+    if existing.request_fingerprint != record.request_fingerprint:
+        raise IdempotencyConflict(existing)
+    return existing
+
+
+def _applied(base: DisputeRecord, values: dict[str, Any], removed: list[str]) -> DisputeRecord:
+    """`base` with an update's SET `values` and REMOVE `removed` applied, as the table now holds it."""
+    changed = {**base.model_dump(mode="json", exclude_none=True), **_plain(values)}
+    return DisputeRecord.model_validate({name: value for name, value in changed.items() if name not in removed})
 
 
 def _claimable(record: DisputeRecord, now: float) -> bool:
