@@ -291,9 +291,11 @@ class DisputeStore:
                 raise IdempotencyConflict(current)
             if not _claimable(current, time.time()):
                 return current
-            values = {"status": Status.REJECTED.value, "error": reason, "in_doubt": False, "updated_at": utc_now()}
+            now = utc_now()
+            values: dict[str, Any] = {"status": Status.REJECTED.value, "error": reason, "in_doubt": False}
+            values["updated_at"] = now
             values["history"] = with_entry(
-                current, history_entry(Status.REJECTED, current.attempts, fields=values, at=values["updated_at"])
+                current, history_entry(Status.REJECTED, current.attempts, fields=values, at=now)
             )
             try:
                 return self._write(current, values, [], self._unchanged(current))
@@ -574,7 +576,7 @@ class DisputeStore:
             refused = error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
             # Only failed conditions are an answer; a conflict with another transaction is a retry.
             if refused and all(r.get("Code") in (None, "None", "ConditionalCheckFailed") for r in reasons):
-                raise _Cancelled(reasons) from None
+                raise _Cancelled([dict(reason) for reason in reasons]) from None
             raise StoreError(f"a transaction on the disputes table failed: {error}") from error
         except BotoCoreError as error:
             raise StoreError(f"a transaction on the disputes table failed: {error}") from error
