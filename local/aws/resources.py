@@ -90,6 +90,12 @@ class LocalResources:
             self.attributes[(logical_id, "Arn")] = description["TableArn"]
             if table.stream_view_type is not None:
                 self.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
+            if table.time_to_live_attribute is not None:
+                # As CloudFormation does; moto records it (it does not remove expired items).
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.time_to_live_attribute},
+                )
 
     def _create_queues(self) -> None:
         sqs = self._clients.client("sqs")

@@ -124,6 +124,8 @@ class TableSpec:
     local_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
     # StreamSpecification's StreamViewType (NEW_AND_OLD_IMAGES...); None when the table has no stream.
     stream_view_type: str | None = None
+    # TimeToLiveSpecification's attribute, when enabled.
+    time_to_live_attribute: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,7 +319,15 @@ def _table(logical_id: str, props: dict[str, Any]) -> TableSpec:
         global_secondary_indexes=props.get("GlobalSecondaryIndexes", []),
         local_secondary_indexes=props.get("LocalSecondaryIndexes", []),
         stream_view_type=(props.get("StreamSpecification") or {}).get("StreamViewType"),
+        time_to_live_attribute=_time_to_live_attribute(props.get("TimeToLiveSpecification")),
     )
+
+
+def _time_to_live_attribute(specification: Any) -> str | None:
+    if not isinstance(specification, dict) or specification.get("Enabled") not in (True, "true", "True"):
+        return None
+    attribute = specification.get("AttributeName")
+    return attribute if isinstance(attribute, str) else None
 
 
 def _event_bus(logical_id: str, props: dict[str, Any]) -> EventBusSpec:

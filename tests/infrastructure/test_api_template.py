@@ -210,6 +210,7 @@ def test_evidence_limits_are_the_repay_workers(resources, name):
 @pytest.mark.parametrize(
     ("action", "resources_granted"),
     [
+        ("dynamodb:ConditionCheckItem", [arn_of("DisputesTable")]),
         ("dynamodb:GetItem", [arn_of("DisputesTable")]),
         ("dynamodb:PutItem", [arn_of("DisputesTable")]),
         ("dynamodb:UpdateItem", [arn_of("DisputesTable")]),
@@ -248,6 +249,7 @@ def test_role_grants_no_other_data_action(resources):
         if action.lower().startswith(DATA_PREFIXES)
     }
     assert actions == {
+        "dynamodb:ConditionCheckItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",

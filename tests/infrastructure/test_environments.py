@@ -85,7 +85,14 @@ def _provider_parameters() -> list[str]:
 def test_each_environment_sets_its_stage_limits_and_alarms(environment):
     overrides = _overrides(environment)
     assert overrides["Stage"] == STAGE[environment]
-    for name in ("LogRetentionDays", "AlarmEmail", "ApiThrottleBurst", "ApiThrottleRate", "EvidenceRetentionDays"):
+    for name in (
+        "LogRetentionDays",
+        "AlarmEmail",
+        "ApiThrottleBurst",
+        "ApiThrottleRate",
+        "EvidenceRetentionDays",
+        "RecordRetentionDays",
+    ):
         assert name in overrides, f"{environment} leaves {name} to the template default"
     # A provider's own parameters (its host, its concurrency) are set per environment too.
     for name in _provider_parameters():

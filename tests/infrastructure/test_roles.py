@@ -48,7 +48,8 @@ def _logs(group: str) -> tuple[str, list[str], list[Any], None]:
 def _records() -> tuple[str, list[str], list[Any], None]:
     return (
         "DisputeRecords",
-        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        # ConditionCheckItem: a transaction that takes a transaction's live item checks its holder.
+        ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         [arn_of("DisputesTable")],
         None,
     )

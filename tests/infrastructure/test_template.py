@@ -119,6 +119,15 @@ def test_table_lists_disputes_of_a_transaction_by_reference(resources):
     assert index["Projection"] == {"ProjectionType": "ALL"}
 
 
+def test_final_records_expire_through_the_tables_ttl(sam_template, resources):
+    table = resources["DisputesTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    parameter = sam_template["Parameters"]["RecordRetentionDays"]
+    assert (parameter["Default"], parameter["MinValue"]) == (400, 0)  # 0: kept for ever
+    for logical_id in functions(resources):
+        assert environment(resources, logical_id)["RECORD_RETENTION_DAYS"] == ref("RecordRetentionDays")
+
+
 def test_table_deletion_protection_only_in_prod(cfn, resources):
     assert cfn["Conditions"]["IsProd"] == {"Fn::Equals": [ref("Stage"), "prod"]}
     protection = resources["DisputesTable"]["Properties"]["DeletionProtectionEnabled"]

@@ -38,6 +38,8 @@ DEFAULT_EVIDENCE_MAX_TOTAL_BYTES = 100 * MiB
 DEFAULT_EVIDENCE_ALLOWED_TYPES = "application/pdf,image/png,image/jpeg"
 DEFAULT_WORKER_CONCURRENCY = 10
 QUEUE_URL_PREFIX_VARIABLE = "PROVIDER_QUEUE_URL_PREFIX"
+DEFAULT_RECORD_RETENTION_DAYS = 400
+MAX_RECORD_RETENTION_DAYS = 36_500
 
 
 class ConfigurationError(RuntimeError):
@@ -52,6 +54,11 @@ class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     disputes_table: NonEmpty = Field(alias="DISPUTES_TABLE")
+    # Days a final record is kept before DynamoDB's TTL removes it; 0 keeps records for ever
+    # (CONTRACT section 7). Every function that makes a record final reads it.
+    record_retention_days: int = Field(
+        DEFAULT_RECORD_RETENTION_DAYS, ge=0, le=MAX_RECORD_RETENTION_DAYS, alias="RECORD_RETENTION_DAYS"
+    )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -60,7 +60,11 @@ class DisputeService:
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> DisputeService:
-        return cls(dispute_store(settings.disputes_table), boto3.client("sqs"), settings.queue_urls)
+        return cls(
+            dispute_store(settings.disputes_table, settings.record_retention_days),
+            boto3.client("sqs"),
+            settings.queue_urls,
+        )
 
     def file(self, request: DisputeRequest) -> Filed:
         """Record the dispute, then queue it. Raises IdempotencyConflict, LiveDisputeExists, QueueUnavailable."""

@@ -383,6 +383,9 @@ class DisputeRecord(DisputeView):
     next_check_at: str | None = None
     check_interval: int | None = None
     tracked_since: str | None = None
+    # When DynamoDB's TTL may remove the record (epoch seconds): set once it is final (rejected,
+    # failed, or submitted with a final resolution), RECORD_RETENTION_DAYS later.
+    expires_at: int | None = None
 
     def view(self) -> DisputeView:
         return DisputeView.model_validate(self.model_dump(include=set(DisputeView.model_fields)))

@@ -72,7 +72,11 @@ class OutcomeTracker:
         """The tracker of the provider whose secret the environment names (a cold start)."""
         spec = tracked_provider(os.environ if environ is None else environ)
         settings = load_settings(provider_settings_model(spec, TrackerSettings), environ)
-        return cls(spec.outcomes_factory()(settings), dispute_store(settings.disputes_table), settings)
+        return cls(
+            spec.outcomes_factory()(settings),
+            dispute_store(settings.disputes_table, settings.record_retention_days),
+            settings,
+        )
 
     def run(self, context: Any) -> RunSummary:
         deadline = Deadline.from_lambda_context(context, self._settings.time_reserve_seconds)

@@ -137,7 +137,7 @@ class DisputeWorker:
         sqs = boto3.client("sqs")
         return cls(
             spec.client_factory()(settings),
-            dispute_store(settings.disputes_table),
+            dispute_store(settings.disputes_table, settings.record_retention_days),
             DeadLetterQueue(settings.dead_letter_queue_url, sqs),
             MessageDelays(sqs),
             settings,

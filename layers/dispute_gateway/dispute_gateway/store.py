@@ -32,6 +32,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .config import DEFAULT_RECORD_RETENTION_DAYS
 from .models import (
     HISTORY_LIMIT,
     Dispute,
@@ -217,9 +218,14 @@ def history_entry(
 
 
 class DisputeStore:
-    def __init__(self, table_name: str, client: Any) -> None:
+    def __init__(self, table_name: str, client: Any, retention_days: int = DEFAULT_RECORD_RETENTION_DAYS) -> None:
         self._table = table_name
         self._client = client
+        self._retention_seconds = retention_days * 86_400
+
+    def _expiry(self) -> int | None:
+        """When a record made final now may be removed (TTL, epoch seconds); None keeps it for ever."""
+        return int(time.time()) + self._retention_seconds if self._retention_seconds else None
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, dispute_id: str) -> DisputeRecord | None:
@@ -276,7 +282,7 @@ class DisputeStore:
         return record, True
 
     def create_rejected(self, invalid: InvalidDispute) -> tuple[DisputeRecord, bool]:
-        return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason))
+        return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason, expires_at=self._expiry()))
 
     def refuse(self, dispute: Dispute, reason: str) -> DisputeRecord:
         """The dispute recorded `rejected` for `reason` without being sent (e.g. its transaction has a
@@ -285,7 +291,9 @@ class DisputeStore:
         for _ in range(_CLAIM_TRIES):
             current = self.get(dispute.dispute_id)
             if current is None:
-                record, _ = self._put_once(_new_record(dispute, Status.REJECTED, error=reason))
+                record, _ = self._put_once(
+                    _new_record(dispute, Status.REJECTED, error=reason, expires_at=self._expiry())
+                )
                 return record
             if current.request_fingerprint != dispute.request_fingerprint:
                 raise IdempotencyConflict(current)
@@ -294,6 +302,8 @@ class DisputeStore:
             now = utc_now()
             values: dict[str, Any] = {"status": Status.REJECTED.value, "error": reason, "in_doubt": False}
             values["updated_at"] = now
+            if (expiry := self._expiry()) is not None:
+                values["expires_at"] = expiry
             values["history"] = with_entry(
                 current, history_entry(Status.REJECTED, current.attempts, fields=values, at=now)
             )
@@ -401,6 +411,8 @@ class DisputeStore:
             )
         elif resolution is not None:
             fields.update(resolution=resolution.value, resolved_at=now)
+        if status in _NOT_LIVE or (resolution is not None and resolution.is_final):
+            fields["expires_at"] = self._expiry()
         return self._record(claim, status, in_doubt, sent, fields, resolution)
 
     def release(self, claim: Claim, *, in_doubt: bool, sent: bool = True, **fields: Any) -> DisputeRecord:
@@ -448,6 +460,8 @@ class DisputeStore:
         """An open dispute settled (won, lost) or no longer followed (untracked): final."""
         now = utc_now()
         values: dict[str, Any] = {"resolution": resolution.value, "resolved_at": now, "updated_at": now}
+        if (expiry := self._expiry()) is not None:
+            values["expires_at"] = expiry
         if state is not None:
             values["provider_state"] = state
         if amount is not None:
@@ -685,5 +699,5 @@ def _values(**values: Any) -> dict[str, Any]:
 
 
 @cache
-def dispute_store(table_name: str) -> DisputeStore:
-    return DisputeStore(table_name, boto3.client("dynamodb"))
+def dispute_store(table_name: str, retention_days: int = DEFAULT_RECORD_RETENTION_DAYS) -> DisputeStore:
+    return DisputeStore(table_name, boto3.client("dynamodb"), retention_days)
