@@ -23,6 +23,7 @@ import contextlib
 import importlib.util
 import inspect
 import json
+import math
 import os
 import statistics
 import sys
@@ -32,6 +33,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script (`python bench/iimmpact_batch.py`): the repository root holds `local` and `tests`.
@@ -78,14 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             with IimmpactSandbox(latency=arguments.latency) as sandbox, environment(sandbox) as (invoke, queue, worker):
                 results[name] = measure(invoke, queue, arguments.pairs)
                 results[name] += (_writes_per_dispute(invoke, queue, worker),)
-    for name, (ratios, singles, batches, writes) in results.items():
+    for name, (ratios, singles, batches, (writes, capacity)) in results.items():
         ratio = statistics.median(ratios)
         verdict = "met" if ratio <= TARGET else "NOT met"
         print(
             f"IIMMPACT batch of {BATCH} vs 1 message at {arguments.latency * 1000:.0f} ms, over {name}: "
             f"{statistics.median(batches):.2f} s vs {statistics.median(singles):.2f} s -> {ratio:.2f}x "
             f"(median of {len(ratios)} pair ratios, {min(ratios):.2f}-{max(ratios):.2f}; target {TARGET}x {verdict}); "
-            f"table writes per dispute: {writes:g}",
+            f"table writes per dispute: {writes:g} requests, {capacity:g} write capacity units",
             file=out,
         )
         # A second way: the whole of the batches' time against the whole of the singles'.
@@ -137,21 +140,87 @@ def measure(invoke: Invoke, queue: FedQueue, pairs: int) -> tuple[list[float], l
     return ratios, singles, batches
 
 
-def _writes_per_dispute(invoke: Invoke, queue: FedQueue, worker: Any) -> float:
-    """The table writes of one batch, per dispute, seen by the worker's own DynamoDB client."""
+def _writes_per_dispute(invoke: Invoke, queue: FedQueue, worker: Any) -> tuple[float, float]:
+    """The table writes of one batch, per dispute, seen by the worker's own DynamoDB client: write
+    requests, and the write capacity units DynamoDB would charge for them (each item written, by
+    the larger of its sizes before and after, in 1 KB units; twice that inside a transaction)."""
     writes: Counter[str] = Counter()
+    units = 0
     client = worker._store._client
-    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: writes.update([model.name]))
+    reader = boto3.client("dynamodb", region_name=REGION, endpoint_url=client.meta.endpoint_url)
+
+    def before(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        writes.update([model.name])
+        context["bench_items"] = _written_items(model.name, params)
+
+    def after(context: dict[str, Any], **_: Any) -> None:
+        nonlocal units
+        for table, key, factor in context.get("bench_items", ()):
+            item = reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", key)
+            units += factor * math.ceil(_item_size(item) / 1024)
+
+    client.meta.events.register("before-parameter-build.dynamodb.*", before)
+    client.meta.events.register("after-call.dynamodb.*", after)
     event = queue.event(BATCH)
-    invoke(event)
+    response = invoke(event)
     queue.done()
-    return sum(count for operation, count in writes.items() if operation in WRITES) / BATCH
+    if response.get("batchItemFailures"):
+        raise RuntimeError(f"{len(response['batchItemFailures'])} of {BATCH} failed: writes not comparable")
+    requests = sum(count for operation, count in writes.items() if operation in WRITES)
+    return requests / BATCH, units / BATCH
+
+
+def _written_items(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], int]]:
+    """(table, key, capacity factor) of each item a write request writes."""
+    key_of = _key_of
+    if operation == "PutItem":
+        return [(params["TableName"], key_of(params["Item"]), 1)]
+    if operation in ("UpdateItem", "DeleteItem"):
+        return [(params["TableName"], params["Key"], 1)]
+    if operation == "TransactWriteItems":
+        written = []
+        for entry in params["TransactItems"]:
+            (kind, action), *_ = entry.items()
+            written.append((action["TableName"], key_of(action["Item"]) if kind == "Put" else action["Key"], 2))
+        return written
+    return []
+
+
+def _key_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {"dispute_id": item["dispute_id"]}
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: attribute names and values, in bytes."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, data), *_ = value.items()
+    if kind == "S":
+        return len(data.encode())
+    if kind == "N":
+        return len(data.strip("-").replace(".", "").lstrip("0")) // 2 + 2
+    if kind == "B":
+        return len(data)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in data)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(element) for name, element in data.items())
+    return len(str(data))
 
 
 @contextlib.contextmanager
 def in_process(sandbox: IimmpactSandbox) -> Iterator[tuple[Invoke, FedQueue, Any]]:
-    """The worker over moto's mock, with the table as the template declares it."""
+    """The worker over moto's mock, with the table as the template declares it, and the local stack's
+    corrections to moto (DynamoDB's requests atomic, as the tests have them)."""
     from moto import mock_aws
+
+    from local.aws import moto_fixes
+
+    moto_fixes.apply()
 
     environment = {
         "AWS_ACCESS_KEY_ID": "bench",
