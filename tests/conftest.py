@@ -114,7 +114,7 @@ class AwsResources:
     def records(self) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
-        from dispute_gateway.store import LIVE_ITEM_PREFIX
+        from dispute_gateway.live import LIVE_ITEM_PREFIX
 
         items = boto3.client("dynamodb").scan(TableName=self.table)["Items"]
         deserializer = TypeDeserializer()

@@ -32,9 +32,10 @@ from dispute_gateway.api_models import (
 )
 from dispute_gateway.config import ApiSettings, load_settings
 from dispute_gateway.disputes import DisputeService, NoList, QueueUnavailable, UploadService
+from dispute_gateway.live import LiveDisputeExists
 from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName, Resolution, Status
 from dispute_gateway.observability import invocation_logging, logger, metrics
-from dispute_gateway.store import IdempotencyConflict, LiveDisputeExists, StoreError
+from dispute_gateway.store import IdempotencyConflict, StoreError
 
 settings = load_settings(ApiSettings)
 disputes = DisputeService.from_settings(settings)

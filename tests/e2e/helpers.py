@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from dispute_gateway.store import LIVE_ITEM_PREFIX
+from dispute_gateway.live import LIVE_ITEM_PREFIX
 from local.stack import LocalStack, wait_for
 
 TABLE = "DisputesTable"

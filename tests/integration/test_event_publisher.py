@@ -35,7 +35,7 @@ def publish(publisher: Any, batch: dict[str, Any]) -> list[str]:
 def dispute_sequence(batch: dict[str, Any]) -> list[str]:
     """The sequence numbers of the batch's dispute records, leaving out the items that say which
     dispute holds a transaction (written by the same transactions, and never published)."""
-    from dispute_gateway.store import LIVE_ITEM_PREFIX
+    from dispute_gateway.live import LIVE_ITEM_PREFIX
 
     return [
         record["dynamodb"]["SequenceNumber"]

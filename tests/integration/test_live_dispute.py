@@ -163,9 +163,10 @@ class TransactionsAtOnce:
 
 @pytest.mark.parametrize("doors", [("worker", "worker"), ("api", "worker")])
 def test_two_claimants_at_once_file_one_dispute(aws, store, doors):
+    from dispute_gateway.live import LiveDisputeExists
     from dispute_gateway.models import Dispute, Source
     from dispute_gateway.providers.iimmpact.models import IimmpactReportRequest
-    from dispute_gateway.store import DisputeStore, LiveDisputeExists
+    from dispute_gateway.store import DisputeStore
 
     client = boto3.client("dynamodb")
     racing = DisputeStore(aws.table, client)

@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import WorkerSettings, load_settings
+from .live import LiveDisputeExists
 from .models import Dispute, DisputeRecord, InvalidDispute, Resolution, Status
 from .observability import count_outcome, count_retries, logger
 from .providers import ProviderSpec
@@ -50,7 +51,6 @@ from .store import (
     DisputeStore,
     IdempotencyConflict,
     LeaseLost,
-    LiveDisputeExists,
     dispute_store,
 )
 from .transport import Deadline

@@ -5,34 +5,23 @@ deliveries of the same message can never both send: the one that holds the lease
 the other finds the record claimed or final. Every write that changes a status or a
 resolution appends to the record's `history` in that same write (the last HISTORY_LIMIT kept).
 
-One live dispute per transaction (CONTRACT section 3): beside the records, the table holds one
-small item per transaction (`live#<digest of provider and reference>`, no other attribute but its
-`holder`), naming the dispute that holds it. A record that becomes live (created, or a `failed`
-one claimed again) takes that item in the same transaction as its own write, on condition that
-the item is free, already its own, or held by a dispute that is no longer live (`rejected`,
-`failed`, or expired from the table), which the same transaction checks. A dispute that becomes
-`rejected` or `failed` keeps the item until another takes it over, so those writes stay single
-updates. The item carries no `reference` or `status`, so no index lists it and no event is made
-of it.
+A record that becomes live takes its transaction's live item in the same write (see `live`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import DEFAULT_RECORD_RETENTION_DAYS
+from .live import NOT_LIVE, LiveItems
 from .models import (
     HISTORY_LIMIT,
     Dispute,
@@ -43,10 +32,7 @@ from .models import (
     Status,
     utc_now,
 )
-
-
-class StoreError(RuntimeError):
-    """The table could not be read or written (throttling, network): worth a retry."""
+from .table_items import ConditionFailed, StoreError, from_item, plain, to_item, values_of
 
 
 class IdempotencyConflict(Exception):
@@ -55,17 +41,6 @@ class IdempotencyConflict(Exception):
     def __init__(self, record: DisputeRecord) -> None:
         super().__init__(f"idempotency key already used by dispute {record.dispute_id} for another request")
         self.record = record
-
-
-class LiveDisputeExists(Exception):
-    """The transaction already has a live dispute (not `rejected` or `failed`): nothing was filed."""
-
-    def __init__(self, live: DisputeRecord) -> None:
-        super().__init__(
-            f"{live.provider} transaction {live.reference} already has a live dispute, {live.dispute_id} "
-            f"({live.status.value}); another is filed only once that one is rejected or failed"
-        )
-        self.live = live
 
 
 class ClaimRefused(Exception):
@@ -137,8 +112,6 @@ class Listing:
         return {"dispute_id", self.partition, self.sort}
 
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 REFERENCE_INDEX = "reference-index"
 # The lists callers read: a transaction's disputes oldest first (CONTRACT section 6), and an
 # operator's views of a status or a resolution, the most recently updated first.
@@ -150,44 +123,8 @@ LISTINGS = {
 # Sparse: only disputes whose resolution is open carry `tracked_provider` (CONTRACT section 9).
 OUTCOME_INDEX = "outcome-check-index"
 _CLAIMABLE = (Status.RECEIVED, Status.FAILED)
-# A dispute in one of these no longer holds its transaction (CONTRACT section 3).
-_NOT_LIVE = (Status.REJECTED, Status.FAILED)
-LIVE_ITEM_PREFIX = "live#"
 # Reads and writes that lose a race with another delivery are tried again this many times.
 _CLAIM_TRIES = 3
-
-
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(_storable(value)) for key, value in values.items() if value is not None}
-
-
-def _storable(value: Any) -> Any:
-    # DynamoDB rejects floats, and provider bodies arrive with them.
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {str(key): _storable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(item) for item in value]
-    return value
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Values as a read of the stored item would give them back (no None, numbers as stored)."""
-    return json.loads(
-        json.dumps({name: _storable(value) for name, value in values.items() if value is not None}, default=_number)
-    )
-
-
-def _from_item(item: dict[str, Any]) -> DisputeRecord:
-    values = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    return DisputeRecord.model_validate(json.loads(json.dumps(values, default=_number)))
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def with_entry(record: DisputeRecord, entry: HistoryEntry) -> list[dict[str, Any]]:
@@ -222,6 +159,7 @@ class DisputeStore:
         self._table = table_name
         self._client = client
         self._retention_seconds = retention_days * 86_400
+        self._live = LiveItems(table_name, client, self.get)
 
     def _expiry(self) -> int | None:
         """When a record made final now may be removed (TTL, epoch seconds); None keeps it for ever."""
@@ -231,7 +169,7 @@ class DisputeStore:
     def get(self, dispute_id: str) -> DisputeRecord | None:
         response = self._call("get_item", Key=self._key(dispute_id), ConsistentRead=True)
         item = response.get("Item")
-        return _from_item(item) if item else None
+        return from_item(item) if item else None
 
     def page(
         self, listing: Listing, value: str, filters: dict[str, str], limit: int, start: dict[str, str] | None
@@ -250,14 +188,14 @@ class DisputeStore:
             IndexName=listing.index,
             KeyConditionExpression="#p = :p",
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_to_item(values),
+            ExpressionAttributeValues=to_item(values),
             ScanIndexForward=not listing.newest_first,
             Limit=limit,
             **extra,
         )
         last = response.get("LastEvaluatedKey")
         next_start = {name: item["S"] for name, item in last.items()} if last else None
-        return [_from_item(item) for item in response.get("Items", [])], next_start
+        return [from_item(item) for item in response.get("Items", [])], next_start
 
     def due_for_check(self, provider: str, now: str, limit: int) -> list[DisputeRecord]:
         """Up to `limit` of the provider's open disputes whose next check is due, longest due first."""
@@ -265,10 +203,10 @@ class DisputeStore:
             "query",
             IndexName=OUTCOME_INDEX,
             KeyConditionExpression="tracked_provider = :provider AND next_check_at <= :now",
-            ExpressionAttributeValues=_values(provider=provider, now=now),
+            ExpressionAttributeValues=values_of(provider=provider, now=now),
             Limit=limit,
         )
-        return [_from_item(item) for item in response.get("Items", [])]
+        return [from_item(item) for item in response.get("Items", [])]
 
     # -- creation -------------------------------------------------------------------------
     def create(self, dispute: Dispute) -> tuple[DisputeRecord, bool]:
@@ -276,8 +214,8 @@ class DisputeStore:
         transaction of two items. Raises IdempotencyConflict, LiveDisputeExists."""
         record = _new_record(dispute, Status.RECEIVED)
         try:
-            self._holding_transaction(record, {"Put": {"TableName": self._table, **_put_new(record)}})
-        except _ConditionFailed as failed:
+            self._live.hold(record, {"Put": {"TableName": self._table, **_put_new(record)}})
+        except ConditionFailed as failed:
             return _same_request(failed.record, record), False
         return record, True
 
@@ -309,7 +247,7 @@ class DisputeStore:
             )
             try:
                 return self._write(current, values, [], self._unchanged(current))
-            except _ConditionFailed:
+            except ConditionFailed:
                 continue
         raise StoreError(f"dispute {dispute.dispute_id} kept changing while it was refused")
 
@@ -317,7 +255,7 @@ class DisputeStore:
         try:
             self._call("put_item", **_put_new(record))
             return record, True
-        except _ConditionFailed as failed:
+        except ConditionFailed as failed:
             return _same_request(failed.record, record), False
 
     def mark_queued(self, dispute_id: str) -> DisputeRecord:
@@ -326,10 +264,10 @@ class DisputeStore:
             Key=self._key(dispute_id),
             UpdateExpression="SET queued_at = if_not_exists(queued_at, :now)",
             ConditionExpression="attribute_exists(dispute_id)",
-            ExpressionAttributeValues=_values(now=utc_now()),
+            ExpressionAttributeValues=values_of(now=utc_now()),
             ReturnValues="ALL_NEW",
         )
-        return _from_item(response["Attributes"])
+        return from_item(response["Attributes"])
 
     # -- the sending lease ----------------------------------------------------------------
     def claim(
@@ -356,7 +294,7 @@ class DisputeStore:
             chosen = plan(current)
             try:
                 record = self._take(dispute, current, token, lease_seconds, chosen)
-            except _ConditionFailed:
+            except ConditionFailed:
                 continue  # another delivery wrote it in between: look again
             earlier_in_doubt = bool(current and current.in_doubt)
             return Claim(record, token, counted_attempt=chosen.attempt, earlier_in_doubt=earlier_in_doubt)
@@ -374,15 +312,15 @@ class DisputeStore:
             fields.update(attempts=(current.attempts if current else 0) + 1, in_doubt=True)
         if current is None:
             record = _new_record(dispute, Status.SUBMITTING).model_copy(update=fields)
-            self._holding_transaction(record, {"Put": {"TableName": self._table, **_put_new(record)}})
+            self._live.hold(record, {"Put": {"TableName": self._table, **_put_new(record)}})
             return record
         fields.update(status=Status.SUBMITTING.value, updated_at=utc_now())
         if current.status is not Status.SUBMITTING:
             fields["history"] = with_entry(current, history_entry(Status.SUBMITTING, current.attempts))
-        if current.status in _NOT_LIVE:
+        if current.status in NOT_LIVE:
             # Failed, it may have lost its transaction to a later dispute: it takes it back only if free.
             update = self._update_arguments(current, fields, ["expires_at"], self._unchanged(current))
-            self._holding_transaction(current, {"Update": {"TableName": self._table, **update}})
+            self._live.hold(current, {"Update": {"TableName": self._table, **update}})
             return _applied(current, fields, ["expires_at"])
         return self._write(current, fields, [], self._unchanged(current))
 
@@ -411,7 +349,7 @@ class DisputeStore:
             )
         elif resolution is not None:
             fields.update(resolution=resolution.value, resolved_at=now)
-        if status in _NOT_LIVE or (resolution is not None and resolution.is_final):
+        if status in NOT_LIVE or (resolution is not None and resolution.is_final):
             fields["expires_at"] = self._expiry()
         return self._record(claim, status, in_doubt, sent, fields, resolution)
 
@@ -478,7 +416,7 @@ class DisputeStore:
         )
         try:
             return self._write(record, values, removed, condition)
-        except _ConditionFailed:
+        except ConditionFailed:
             raise Superseded(f"dispute {record.dispute_id} was checked by another run") from None
 
     # -- plumbing -------------------------------------------------------------------------
@@ -498,7 +436,7 @@ class DisputeStore:
         arguments = self._update_arguments(base, values, removed, condition)
         try:
             self._call("update_item", **arguments)
-        except _ConditionFailed as failed:
+        except ConditionFailed as failed:
             if arguments["ConditionExpression"] == "lease_token = :lease":
                 raise LeaseLost(f"dispute {base.dispute_id} was taken over by another delivery") from None
             raise failed
@@ -521,79 +459,11 @@ class DisputeStore:
             "UpdateExpression": expression,
             "ConditionExpression": condition_expression,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _to_item(
+            "ExpressionAttributeValues": to_item(
                 {**{f":v{i}": value for i, value in enumerate(values.values())}, **condition_values}
             ),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-
-    # -- one live dispute per transaction -------------------------------------------------
-    def _holding_transaction(self, record: DisputeRecord, write: dict[str, Any]) -> None:
-        """`write` (a transaction item on `record`'s own item) done together with taking its
-        transaction's live item. Raises _ConditionFailed when `write`'s own condition fails, and
-        LiveDisputeExists when another live dispute holds the transaction."""
-        live_item = live_item_key(record.provider, record.reference)
-        stale: str | None = None  # a holder read as no longer live, taken over on that condition
-        for _ in range(_CLAIM_TRIES):
-            items = [write, self._take_live_item(live_item, record.dispute_id, stale)]
-            if stale is not None:
-                items.append({"ConditionCheck": self._not_live(stale)})
-            try:
-                self._transact(items)
-                return
-            except _Cancelled as cancelled:
-                own, taken = cancelled.reasons[0], cancelled.reasons[1]
-                if own is not None:
-                    raise _ConditionFailed(_from_item(own) if own else None) from None
-                holder = str((taken or {}).get("holder", {}).get("S", ""))
-            if not holder:
-                # The holder read as no longer live is live again (a redriven message), or the item
-                # is gone: look again.
-                stale = None
-                continue
-            live = self.get(holder)
-            if live is not None and live.status not in _NOT_LIVE:
-                raise LiveDisputeExists(live)
-            stale = holder
-        raise StoreError(f"the transaction of dispute {record.dispute_id} kept changing while it was taken")
-
-    def _take_live_item(self, key: str, holder: str, stale: str | None) -> dict[str, Any]:
-        if stale is None:
-            condition, values = "attribute_not_exists(dispute_id) OR holder = :holder", {":holder": holder}
-        else:
-            condition, values = "holder = :stale", {":stale": stale}
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": _to_item({"dispute_id": key, "holder": holder}),
-                "ConditionExpression": condition,
-                "ExpressionAttributeValues": _to_item(values),
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
-
-    def _not_live(self, dispute_id: str) -> dict[str, Any]:
-        """The condition that `dispute_id` no longer holds its transaction: not live, or gone."""
-        return {
-            "TableName": self._table,
-            "Key": self._key(dispute_id),
-            "ConditionExpression": "attribute_not_exists(dispute_id) OR #status IN (:rejected, :failed)",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values(rejected=Status.REJECTED.value, failed=Status.FAILED.value),
-        }
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            refused = error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
-            # Only failed conditions are an answer; a conflict with another transaction is a retry.
-            if refused and all(r.get("Code") in (None, "None", "ConditionalCheckFailed") for r in reasons):
-                raise _Cancelled([dict(reason) for reason in reasons]) from None
-            raise StoreError(f"a transaction on the disputes table failed: {error}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"a transaction on the disputes table failed: {error}") from error
 
     def _unchanged(self, record: DisputeRecord) -> tuple[str, dict[str, Any]]:
         """The condition that the record is still as read: its last change and its lease."""
@@ -614,45 +484,15 @@ class DisputeStore:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 item = error.response.get("Item")
-                raise _ConditionFailed(_from_item(item) if isinstance(item, dict) else None) from None
+                raise ConditionFailed(from_item(item) if isinstance(item, dict) else None) from None
             raise StoreError(f"{operation} on the disputes table failed: {error}") from error
         except BotoCoreError as error:
             raise StoreError(f"{operation} on the disputes table failed: {error}") from error
 
 
-class _ConditionFailed(Exception):
-    def __init__(self, record: DisputeRecord | None) -> None:
-        super().__init__("condition failed")
-        self._record = record
-
-    @property
-    def record(self) -> DisputeRecord:
-        if self._record is None:
-            raise StoreError("conditional write failed on a record that does not exist")
-        return self._record
-
-
-class _Cancelled(Exception):
-    """A transaction refused: for each of its items, the item as it was when its condition failed
-    ({} if it did not exist), or None when its condition held."""
-
-    def __init__(self, reasons: list[dict[str, Any]]) -> None:
-        super().__init__("transaction cancelled")
-        self.reasons: list[dict[str, Any] | None] = [
-            (reason.get("Item") or {}) if reason.get("Code") == "ConditionalCheckFailed" else None for reason in reasons
-        ]
-        self.reasons += [None] * (3 - len(self.reasons))
-
-
-def live_item_key(provider: str, reference: str) -> str:
-    """The key of a transaction's live item: a digest, so the item holds no reference in clear."""
-    digest = hashlib.sha256(f"{provider}\n{reference}".encode()).hexdigest()
-    return f"{LIVE_ITEM_PREFIX}{digest}"
-
-
 def _put_new(record: DisputeRecord) -> dict[str, Any]:
     return {
-        "Item": _to_item(record.model_dump(mode="json", exclude_none=True)),
+        "Item": to_item(record.model_dump(mode="json", exclude_none=True)),
         "ConditionExpression": "attribute_not_exists(dispute_id)",
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
@@ -666,7 +506,7 @@ def _same_request(existing: DisputeRecord, record: DisputeRecord) -> DisputeReco
 
 def _applied(base: DisputeRecord, values: dict[str, Any], removed: list[str]) -> DisputeRecord:
     """`base` with an update's SET `values` and REMOVE `removed` applied, as the table now holds it."""
-    changed = {**base.model_dump(mode="json", exclude_none=True), **_plain(values)}
+    changed = {**base.model_dump(mode="json", exclude_none=True), **plain(values)}
     return DisputeRecord.model_validate({name: value for name, value in changed.items() if name not in removed})
 
 
@@ -692,10 +532,6 @@ def _new_record(dispute: Dispute | InvalidDispute, status: Status, **fields: Any
         history=[entry],
         **fields,
     )
-
-
-def _values(**values: Any) -> dict[str, Any]:
-    return _to_item({f":{name}": value for name, value in values.items()})
 
 
 @cache
