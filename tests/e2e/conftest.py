@@ -13,7 +13,7 @@ from tests.sandboxes.iimmpact import IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
 # A failed delivery comes back after a second, and the fourth is the last: a test sees the whole
-# retry story in seconds, not the template's 29 hours.
+# retry story in seconds, not the template's 26 to 33 hours.
 QUICK_RETRIES = {"RetryBaseDelaySeconds": 1, "RetryMaxDelaySeconds": 1, "MaxReceiveCount": 4}
 
 

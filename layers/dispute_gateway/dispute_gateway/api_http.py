@@ -2,7 +2,8 @@
 
 - Bodies are JSON in UTF-8, checked before any route sees them: Powertools would otherwise
   parse a form or multipart body field by field (curl's default `-d` sends a form), fail on
-  `text/plain` and crash on bytes that are not UTF-8.
+  `text/plain` and crash on bytes that are not UTF-8, or on JSON nested thousands of levels
+  deep (its parser recurses once per level).
 - A known path asked with another method answers 405 with `Allow` (API Gateway sends every
   method of the path to the function through the template's ANY routes).
 - The OpenAPI entry of each answer, so the document lists every success body with its schema.
@@ -21,6 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from .api_models import ConflictAnswer, DisputeAccepted, DisputePage, ErrorAnswer, EvidenceUploads, Problem
+from .json_depth import TooDeep, check_depth
 from .models import DisputeView
 
 JSON = "application/json"
@@ -35,8 +37,8 @@ class UnreadableBody(Exception):
 
 
 def json_bodies_only(handler: Handler) -> Handler:
-    """Answer 415 for a body that is not JSON and 400 for one that is not UTF-8, as the resolver would
-    answer any other invalid request."""
+    """Answer 415 for a body that is not JSON and 400 for one that is not UTF-8 or nests too deep, as
+    the resolver would answer any other invalid request."""
 
     @functools.wraps(handler)
     def gate(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -61,11 +63,16 @@ def readable(event: dict[str, Any]) -> dict[str, Any]:
         charset = _charset(parameters)
         if media_type.strip().lower() != JSON or charset not in (None, "utf-8"):
             raise UnreadableBody(415, f"the body must be JSON in UTF-8: send content-type: {JSON}")
+    text = event["body"]
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(event["body"], validate=True).decode("utf-8")
+            text = base64.b64decode(text, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise UnreadableBody(400, "the body is not UTF-8 text") from None
+    try:
+        check_depth(text, "the body")
+    except TooDeep as too_deep:
+        raise UnreadableBody(400, str(too_deep)) from None
     return {**event, "headers": {**headers, "content-type": JSON}}
 
 

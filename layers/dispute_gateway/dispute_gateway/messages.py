@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .json_depth import TooDeep, check_depth
 from .models import Dispute, InvalidDispute, Source, describe_validation_error
 from .providers.base import UnreadableMessage
 
@@ -19,7 +20,10 @@ _MAX_REFERENCE_LENGTH = 256
 
 def read_json_object(body: str) -> dict[str, Any]:
     try:
+        check_depth(body, "the message body")
         data = json.loads(body)
+    except TooDeep as too_deep:
+        raise UnreadableMessage(str(too_deep)) from None
     except (ValueError, RecursionError):
         raise UnreadableMessage("the message body is not JSON") from None
     if not isinstance(data, dict):

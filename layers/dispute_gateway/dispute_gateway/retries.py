@@ -6,6 +6,12 @@ that doubles from a base with each receive, up to a cap, and is never shorter th
 provider's `Retry-After`. The queue's `maxReceiveCount` and this schedule together decide how
 long a provider may be down before a dispute becomes `failed`.
 
+Each delay is drawn at random within 25 % of its nominal value, so disputes that failed together
+(an outage, a batch) do not all come back in the same second. Below the cap the spread goes up
+(nominal to +25 %): the time a provider may be down before a dispute fails never shrinks. At the
+cap it goes down (-25 %, never below the last doubled delay): the cap is the longest delay
+allowed, SQS's 12 hours at most. With the defaults the worst draws still cover 26 hours.
+
 Setting the visibility can fail (an expired receipt handle, throttling): the message then comes
 back after the queue's own visibility time-out, as it did before delays existed. Nothing is lost,
 so such a failure is logged and the invocation goes on.
@@ -15,10 +21,11 @@ from __future__ import annotations
 
 import email.utils
 import math
+import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,25 +38,52 @@ from .observability import logger
 # Lambda received the batch before the invocation began (polling, the batching window).
 _RECEIVE_MARGIN_SECONDS = 60
 _BATCH_LIMIT = 10  # entries per ChangeMessageVisibilityBatch
+JITTER = 0.25  # the most a delay strays from its nominal value, either way (CONTRACT section 11)
 
 
 @dataclass(frozen=True)
 class RetrySchedule:
     base_seconds: int
     max_seconds: int
+    # Draws each delay within its window; a seeded random.Random makes the draws repeatable.
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, receive_count: int, retry_after: float | None = None) -> int:
         """Seconds until the message's next delivery, after its `receive_count`-th failed."""
+        shortest, longest = self.window(receive_count, retry_after)
+        return self.rng.randint(shortest, longest)
+
+    def window(self, receive_count: int, retry_after: float | None = None) -> tuple[int, int]:
+        """The shortest and the longest delay `delay` may draw after the `receive_count`-th delivery."""
+        nominal = self.nominal(receive_count)
+        if nominal < self.max_seconds:
+            shortest, longest = nominal, min(math.floor(nominal * (1 + JITTER)), self.max_seconds)
+        else:
+            shortest, longest = max(math.ceil(nominal * (1 - JITTER)), self._last_doubling()), nominal
+        if retry_after is not None and math.ceil(retry_after) > shortest:
+            # Spread above the provider's wish as well: a 429 to a whole batch names one moment.
+            shortest = math.ceil(retry_after)
+            longest = max(longest, math.floor(shortest * (1 + JITTER)))
+        return min(shortest, SQS_MAX_VISIBILITY_SECONDS), min(longest, SQS_MAX_VISIBILITY_SECONDS)
+
+    def nominal(self, receive_count: int) -> int:
+        """The delay before jitter: the base doubled once per earlier delivery, up to the cap."""
         doublings = min(max(receive_count - 1, 0), 32)  # 2**32 times any base is past every cap
-        delay = min(self.base_seconds * 2**doublings, self.max_seconds)
-        if retry_after is not None:
-            delay = max(delay, math.ceil(retry_after))
-        return min(delay, SQS_MAX_VISIBILITY_SECONDS)
+        return min(self.base_seconds * 2**doublings, self.max_seconds)
+
+    def _last_doubling(self) -> int:
+        """The longest nominal delay below the cap: a delay at the cap is never drawn shorter."""
+        return max((d for d in map(self.nominal, range(1, 34)) if d < self.max_seconds), default=0)
 
     def delays(self, max_receive_count: int) -> list[int]:
-        """The delay after each delivery but the last: the time a provider may be down before a
-        dispute becomes `failed` is their sum (plus the deliveries' own durations)."""
+        """The delays drawn after each delivery but the last: the time a provider may be down before
+        a dispute becomes `failed` is their sum (plus the deliveries' own durations)."""
         return [self.delay(count) for count in range(1, max_receive_count)]
+
+    def shortest_delays(self, max_receive_count: int) -> list[int]:
+        """The delays after each delivery but the last at the worst draws: what a queue's
+        `maxReceiveCount` is sure to cover."""
+        return [self.window(count)[0] for count in range(1, max_receive_count)]
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

@@ -17,10 +17,10 @@ import requests
 
 from ..config import ProviderSettings
 from ..models import Dispute, DisputeRecord, InvalidDispute, Resolution
-from ..observability import record_provider_latency
+from ..observability import logger, record_provider_latency
 from ..retries import retry_after_seconds
 from ..secrets import CredentialsUnavailable, ProviderSecret
-from ..transport import Deadline, http_session
+from ..transport import Deadline, http_session, redirect_host
 
 if TYPE_CHECKING:
     from . import ProviderSpec
@@ -86,6 +86,19 @@ class Transient(ProviderError):
     def __init__(self, reason: str, answer: ProviderAnswer | None = None, *, in_doubt: bool = False) -> None:
         super().__init__(reason, answer)
         self.in_doubt = in_doubt
+
+
+class ProviderRedirected(Transient):
+    """The provider answered a redirect, which is never followed: it did not take the request (not
+    in doubt), and the next delivery tries again, so nothing is lost while its base URL is put right."""
+
+    def __init__(self, title: str, host: str, answer: ProviderAnswer, base_url_variable: str) -> None:
+        reason = (
+            f"{title} answered HTTP {answer.http_status}, a redirect to {host}; redirects are never "
+            f"followed, so nothing was sent there: check {base_url_variable}"
+        )
+        super().__init__(reason, answer)
+        self.host = host
 
 
 class CredentialsRejected(Transient):
@@ -184,8 +197,12 @@ class ProviderEndpoint:
         *,
         connect_timeout: float,
         read_timeout: float,
+        title: str | None = None,
+        base_url_variable: str = "the provider's base URL",
     ) -> None:
         self.provider = provider
+        self.title = title or provider
+        self.base_url_variable = base_url_variable
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.session = session
@@ -201,6 +218,8 @@ class ProviderEndpoint:
             http_session(settings.worker_concurrency),
             connect_timeout=settings.connect_timeout_seconds,
             read_timeout=settings.read_timeout_seconds,
+            title=spec.title,
+            base_url_variable=spec.base_url_variable,
         )
 
     def credentials(self, call: Call) -> Any:
@@ -210,12 +229,24 @@ class ProviderEndpoint:
             raise Transient(str(error)) from None
 
     def request(self, operation: str, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One HTTP call to the provider; its duration is recorded per provider and operation."""
+        """One HTTP call to the provider; its duration is recorded per provider and operation.
+
+        Never follows a redirect (credentials go only to the configured host, CONTRACT section 7): a
+        3xx raises ProviderRedirected, whatever session the endpoint was given."""
         started = time.perf_counter()
         try:
-            return self.session.request(method, url, **kwargs)
+            response = self.session.request(method, url, **{**kwargs, "allow_redirects": False})
         finally:
             record_provider_latency(self.provider, operation, (time.perf_counter() - started) * 1000)
+        if 300 <= response.status_code < 400:
+            host = redirect_host(response)
+            logger.warning(
+                "Provider redirect not followed",
+                extra={"operation": operation, "http_status": response.status_code, "redirect_host": host},
+            )
+            answer = ProviderAnswer.from_response(response)
+            raise ProviderRedirected(self.title, host, answer, self.base_url_variable)
+        return response
 
     def timeouts(self, call: Call) -> tuple[float, float]:
         timeouts = call.deadline.timeouts(self.connect_timeout, self.read_timeout)

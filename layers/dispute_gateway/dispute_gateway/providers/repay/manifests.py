@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...evidence import EvidenceBucket, notification_key
+from ...json_depth import TooDeep, check_depth
 from ...models import Dispute, EvidenceFile, InvalidDispute, Source, describe_validation_error
 from . import SPEC
 from .models import EvidenceManifest, RepayDisputeRequest
@@ -61,7 +62,10 @@ class ManifestReader:
         if raw is None:
             return invalid(f"{key} was deleted before it could be read")
         try:
+            check_depth(raw, MANIFEST)
             data = json.loads(raw)
+        except TooDeep as too_deep:
+            return invalid(str(too_deep))
         except (ValueError, RecursionError):
             return invalid(f"{MANIFEST} is not JSON")
         try:
