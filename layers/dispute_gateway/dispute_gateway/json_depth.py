@@ -22,12 +22,12 @@ _OPENING = frozenset("[{")
 class TooDeep(ValueError):
     """A JSON text nested deeper than MAX_DEPTH; `str()` is a plain sentence naming what it is."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} is nested more than {MAX_DEPTH} levels deep")
+    def __init__(self, what: str, limit: int = MAX_DEPTH) -> None:
+        super().__init__(f"{what} is nested more than {limit} levels deep")
 
 
-def check_depth(text: str | bytes, what: str = "the body") -> None:
-    """Raises TooDeep when `text` nests arrays and objects more than MAX_DEPTH levels deep.
+def check_depth(text: str | bytes, what: str = "the body", limit: int = MAX_DEPTH) -> None:
+    """Raises TooDeep when `text` nests arrays and objects more than `limit` levels deep.
 
     Only the nesting is checked: whether the text is JSON at all is left to the parser."""
     if isinstance(text, bytes | bytearray):
@@ -40,7 +40,7 @@ def check_depth(text: str | bytes, what: str = "the body") -> None:
         bracket = token.group()
         if bracket in _OPENING:
             depth += 1
-            if depth > MAX_DEPTH:
-                raise TooDeep(what)
+            if depth > limit:
+                raise TooDeep(what, limit)
         elif bracket[0] != '"':
             depth -= 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 
 from ..config import ProviderSettings
+from ..json_depth import check_depth
 from ..models import Dispute, DisputeRecord, InvalidDispute, Resolution
 from ..observability import logger, record_provider_latency
 from ..retries import retry_after_seconds
@@ -24,6 +25,11 @@ from ..transport import Deadline, http_session, redirect_host
 
 if TYPE_CHECKING:
     from . import ProviderSpec
+
+# What of a provider's answer the record keeps: the record's own levels leave 30 of DynamoDB's 32
+# for the answer, and 64 KiB leaves room for the rest of a 400 KB item.
+_STORED_DEPTH = 30
+_STORED_TEXT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,19 @@ class ProviderAnswer:
 
     @classmethod
     def from_response(cls, response: requests.Response) -> ProviderAnswer:
+        """The answer as received; kept as text when it could not be stored as a map in the record:
+        DynamoDB refuses maps nested more than 32 levels and items over 400 KB, and Python's parser
+        recurses once per level."""
+        text = response.text
         try:
+            check_depth(text, "the provider's answer", _STORED_DEPTH)
             body: Any = response.json()
-        except ValueError:
-            body = response.text
+        except (ValueError, RecursionError):
+            body = text
+        if isinstance(body, str) and len(body) > _STORED_TEXT:
+            body = body[:_STORED_TEXT] + " [cut: the answer was longer]"
+        elif len(response.content) > _STORED_TEXT:
+            body = text[:_STORED_TEXT] + " [cut: the answer was longer]"
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         return cls(http_status=response.status_code, body=body, retry_after=retry_after)
 
