@@ -350,3 +350,30 @@ def test_answers_never_show_an_email_the_caller_did_not_send(aws, api):
     assert found.status == 200 and "contact us at" in found.body["provider_message"]
     assert "support@iimmpact.com" not in json.dumps(found.body) + json.dumps(listed.body)
     assert aws.record(dispute.dispute_id)["provider_message"] == refusal  # stored as received
+
+
+JARGON = ("pattern", "List should", "Input should", "String should", "after validation", "Value error")
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "path", "body", "query"),
+    [
+        ("POST", "/disputes", None, {"provider": "iimmpact", "trxid": " T-1", "user_email": []}, None),
+        ("POST", "/disputes", None, {"provider": "repay", "deal_id": "../x", "new_amount": "-5", "evidence": []}, None),
+        ("POST", "/disputes", None, {"provider": "nobody"}, None),
+        ("POST", "/evidence-uploads", None, {"deal_id": "../x", "files": []}, None),
+        ("GET", "/disputes/{dispute_id}", "/disputes/NOT-AN-ID", None, None),
+        ("GET", "/disputes", None, None, {"status": "lost-in-space"}),
+        ("GET", "/disputes", None, None, {"reference": ""}),
+    ],
+)
+def test_every_refusal_is_in_plain_words(api, method, route, path, body, query):
+    answer = api.call(method, route, path, body=body, query=query)
+    assert 400 <= answer.status < 500, answer.body
+    for problem in answer.body["errors"]:
+        assert not any(word in problem["message"] for word in JARGON), problem
+
+
+def test_a_negative_amount_is_refused_for_its_sign(api):
+    answer = api.call("POST", "/disputes", body={**REPAY, "new_amount": "-5"})
+    assert {"field": "new_amount", "message": "must be greater than 0"} in answer.body["errors"]

@@ -21,6 +21,7 @@ from .models import (
     ProviderName,
     Status,
 )
+from .plain_errors import plain_message
 from .providers import ProviderSpec, provider_names, registry
 
 
@@ -61,7 +62,7 @@ def problems_from_errors(errors: Sequence[Any]) -> list[Problem]:
     for error in errors:
         location = [str(part) for part in error.get("loc", ())]
         kind = error.get("type", "")
-        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        message = plain_message(error)
         if location[:1] == ["body"] and location[1:2] and location[1] in _TAGS:
             del location[1]  # the union's tag, not a field of the body
         if kind in {"union_tag_not_found", "union_tag_invalid"}:

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from .plain_errors import plain_message
+
 if TYPE_CHECKING:
     from .providers import ProviderSpec
 
@@ -66,7 +68,9 @@ class _Settings(BaseModel):
         try:
             return cls.model_validate(dict(environ))
         except ValidationError as error:
-            problems = "; ".join(f"{_variable(cls, problem['loc'])}: {problem['msg']}" for problem in error.errors())
+            problems = "; ".join(
+                f"{_variable(cls, problem['loc'])}: {plain_message(problem)}" for problem in error.errors()
+            )
             raise ConfigurationError(f"invalid configuration: {problems}") from None
 
 

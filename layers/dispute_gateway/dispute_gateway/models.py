@@ -32,6 +32,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
+from .plain_errors import described_pattern, matching, plain_message
+
 
 class _RegisteredProvider:
     """A provider's name in a JSON schema: one of the registered providers' names."""
@@ -84,8 +86,13 @@ HISTORY_LIMIT = 50
 # Printable text that neither starts nor ends with a space. Values are taken exactly as sent
 # (never trimmed): the API's schema then says precisely what the server accepts.
 PRINTABLE = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
-IdempotencyKey = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$")]
+PRINTABLE_RULE = "must not start or end with a space or contain control characters"
+Identifier = Annotated[str, Field(min_length=1, max_length=128), matching(PRINTABLE, PRINTABLE_RULE)]
+IdempotencyKey = Annotated[
+    str,
+    Field(min_length=1, max_length=256),
+    matching(r"^[\x21-\x7e]+$", "must be printable ASCII characters, without spaces"),
+]
 
 
 def _email_address(value: str) -> str:
@@ -167,8 +174,7 @@ def validation_problems(error: ValidationError) -> list[dict[str, str]]:
     for problem in error.errors(include_input=False, include_url=False):
         location = [str(part) for part in problem["loc"] if not str(part).startswith("function-")]
         field = ".".join(location) or "body"
-        message = problem["msg"].removeprefix("Value error, ")
-        problems.append({"field": field, "message": message})
+        problems.append({"field": field, "message": plain_message(problem)})
     return problems
 
 
@@ -187,18 +193,30 @@ def plain_decimal(value: Any) -> str:
     """An amount as providers take it: a positive plain decimal string, never an exponent.
 
     A string is kept exactly as given ("1000" stays "1000"); a number becomes its shortest
-    decimal form (250.5 -> "250.5"), so float formatting can never add digits or an exponent.
+    decimal form (250.5 -> "250.5", 100.0 and 1E+2 -> "100"), so float formatting can never add
+    digits or an exponent.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not (math.isfinite(value) and SMALLEST_NUMBER_AMOUNT <= value < NUMBER_AMOUNT_LIMIT):
-            raise ValueError(f"a number must be at least {SMALLEST_NUMBER_AMOUNT:.8f} and less than 10^18")
-        return str(value) if isinstance(value, int) else format(Decimal(repr(value)), "f")
+        if not math.isfinite(value):
+            raise ValueError("must be a number such as 1000.50")
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        if value < SMALLEST_NUMBER_AMOUNT:
+            raise ValueError(f"must be at least {SMALLEST_NUMBER_AMOUNT:.8f}")
+        if value >= NUMBER_AMOUNT_LIMIT:
+            raise ValueError("must be less than 1000000000000000000 (a billion billion)")
+        return str(value) if isinstance(value, int) else format(Decimal(repr(value)).normalize(), "f")
     if not isinstance(value, str):
-        raise ValueError("must be a positive decimal number")
+        raise ValueError('must be a decimal number: a string such as "1000.50", or a JSON number')
+    if value.startswith("-") and _PLAIN_DECIMAL.match(value[1:]):
+        raise ValueError("must be greater than 0")
     if not _PLAIN_DECIMAL.match(value):
-        raise ValueError("must be a plain decimal: up to 18 digits, optionally '.' and up to 30 decimals")
+        raise ValueError(
+            "must be a plain decimal such as 1000.50: up to 18 digits, then optionally '.' and up to 30 more; "
+            "no sign, spaces, commas or exponent"
+        )
     if _ZERO.match(value):
-        raise ValueError("must be greater than zero")
+        raise ValueError("must be greater than 0")
     return value
 
 
@@ -222,12 +240,27 @@ Amount = Annotated[
         }
     ),
 ]
-DealId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
-ObjectKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=PRINTABLE)]
-ContentType = Annotated[str, Field(max_length=127, pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")]
+DealId = Annotated[
+    str,
+    Field(min_length=1, max_length=128),
+    matching(
+        r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        "must start with a letter or a digit and hold only letters, digits, '.', '_', ':' and '-'",
+    ),
+]
+ObjectKey = Annotated[str, Field(min_length=1, max_length=1024), matching(PRINTABLE, PRINTABLE_RULE)]
+ContentType = Annotated[
+    str,
+    Field(max_length=127),
+    matching(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$", "must be a media type such as application/pdf"),
+]
 FileName = Annotated[
     str,
-    Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x20\x7f/\\](?:[^\x00-\x1f\x7f/\\]*[^\x00-\x20\x7f/\\])?$"),
+    Field(min_length=1, max_length=255),
+    matching(
+        r"^[^\x00-\x20\x7f/\\](?:[^\x00-\x1f\x7f/\\]*[^\x00-\x20\x7f/\\])?$",
+        "must be a file name: no '/' or '\\', no control characters, no space at either end",
+    ),
 ]
 
 
@@ -250,7 +283,10 @@ def fingerprint(content: dict[str, Any]) -> str:
 
 
 # What dispute_id_for makes: a UUID in its canonical text form.
-DISPUTE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+DISPUTE_ID_PATTERN = described_pattern(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    "must be a dispute id as this API gives it: a UUID in lower case, such as 5f0c7a8e-6a43-4c1e-9f55-3f1f0d6b2a11",
+)
 
 
 def dispute_id_for(idempotency_key: str | None, content_fingerprint: str) -> str:

@@ -41,7 +41,11 @@ class IimmpactReportRequest(DisputeRequest):
         # of the same body, not only once the fields themselves are valid.
         unnamed = isinstance(data, dict) and data.get("refid") is None and data.get("trxid") is None
         missing: list[InitErrorDetails] = [
-            {"type": PydanticCustomError("missing", "one of refid or trxid is required"), "loc": (name,), "input": data}
+            {
+                "type": PydanticCustomError("reference_missing", "one of refid or trxid is required"),
+                "loc": (name,),
+                "input": data,
+            }
             for name in ("trxid", "refid")
         ]
         try:
