@@ -255,3 +255,14 @@ def test_batch_reports_only_the_failed_records(aws, iimmpact_sandbox, iimmpact_a
     assert len(response["batchItemFailures"]) == 1
     statuses = sorted(record["status"] for record in aws.records())
     assert statuses == ["received"] + ["submitted"] * 9
+
+
+def test_an_invalid_reference_is_recorded_as_sent_never_trimmed(aws, iimmpact_sandbox, iimmpact_app):
+    """One rule everywhere: values are taken as sent. The API refuses " BAD-2" naming the rule; a
+    queue body with it becomes a rejected record of " BAD-2", not of "BAD-2"."""
+    assert deliver(iimmpact_app(), {"trxid": " BAD-2"}) == []
+
+    record = aws.only_record()
+    assert (record["reference"], record["status"]) == (" BAD-2", "rejected")
+    assert "must not start or end with a space" in record["error"]
+    assert iimmpact_sandbox.requests == []

@@ -99,5 +99,7 @@ def test_evidence_refused_counts_no_attempt_and_calls_no_one(aws: AwsResources, 
 
     record = aws.only_record()
     assert record["status"] == "rejected" and record["attempts"] == 0
-    assert writes(calls) == 2
+    # Never sent, never claimed: one write, and its story (and its subscribers' events) is only `rejected`.
+    assert writes(calls) == 1
+    assert [entry["status"] for entry in record["history"]] == ["rejected"]
     assert repay_sandbox.requests == []

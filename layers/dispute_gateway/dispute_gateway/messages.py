@@ -32,11 +32,12 @@ def read_json_object(body: str) -> dict[str, Any]:
 
 
 def first_reference(data: dict[str, Any], fields: Sequence[str]) -> str | None:
-    """The first of `fields` holding a usable transaction reference, even in an otherwise invalid body."""
+    """The first of `fields` holding a usable transaction reference, even in an otherwise invalid body:
+    taken as sent, as a valid request's is (never trimmed), cut to a length the record can index."""
     for name in fields:
         value = data.get(name)
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()[:_MAX_REFERENCE_LENGTH]
+            return str(value)[:_MAX_REFERENCE_LENGTH]
     return None
 
 

@@ -231,6 +231,9 @@ class DisputeWorker:
                     logger.info("Dispute already settled", extra={"status": refused.record.status.value})
                     return refused.record
                 raise RetryLater(f"dispute {dispute.dispute_id} is being sent by another delivery") from None
+            except _RefusedBeforeSending as refusal:
+                _count_rejection(dispute, refusal.rejected)
+                return self._store.refuse(dispute, refusal.rejected.reason, **refusal.rejected.answer.record_fields())
             except LiveDisputeExists as live:
                 # One live dispute per transaction (CONTRACT section 3): this one is refused for good.
                 logger.info(
@@ -254,9 +257,7 @@ class DisputeWorker:
             prepared = before.prepared or Prepared()
             accepted = prepared.already_filed or self.provider.submit(dispute, attempt, prepared)
         except Rejected as rejected:
-            refused_by = "by the provider" if rejected.by_provider else "before sending"
-            logger.info(f"Dispute rejected {refused_by}", extra={"reason": rejected.reason})
-            count_outcome(dispute.provider, Status.REJECTED)
+            _count_rejection(dispute, rejected)
             fields = rejected.answer.record_fields()
             return self._store.finish(claim, Status.REJECTED, sent=attempt.sent, error=rejected.reason, **fields)
         except Transient as transient:
@@ -292,24 +293,42 @@ class DisputeWorker:
         raise RetryLater(transient.reason, backoff=True, retry_after=transient.answer.retry_after)
 
 
+def _count_rejection(dispute: Dispute, rejected: Rejected) -> None:
+    refused_by = "by the provider" if rejected.by_provider else "before sending"
+    logger.info(f"Dispute rejected {refused_by}", extra={"reason": rejected.reason})
+    count_outcome(dispute.provider, Status.REJECTED)
+
+
+class _RefusedBeforeSending(Exception):
+    """The provider's preparation refused the dispute for good (its evidence, an unknown deal):
+    nothing is sent, so it is recorded `rejected` without a claim."""
+
+    def __init__(self, rejected: Rejected) -> None:
+        super().__init__(rejected.reason)
+        self.rejected = rejected
+
+
 class _BeforeClaim:
     """The claim's plan: once the record is read (and only if it can be claimed), the provider
-    says what the claim's write keeps, or that the dispute is already filed; a refusal or a
-    failure is kept for after the claim, which then counts no attempt."""
+    says what the claim's write keeps, or that the dispute is already filed; a failure is kept for
+    after the claim, which then counts no attempt, and a refusal for good stops the claim (a
+    dispute never sent is never `submitting`, so its subscribers see it go straight to `rejected`)."""
 
     def __init__(self, provider: DisputeProvider, dispute: Dispute, call: Call) -> None:
         self._provider = provider
         self._dispute = dispute
         self._call = call
         self.prepared: Prepared | None = None
-        self.refused: Rejected | Transient | None = None
+        self.refused: Transient | None = None
 
     def __call__(self, current: DisputeRecord | None) -> ClaimPlan:
         self.close()  # a claim that lost a race asks again
         self.prepared, self.refused = None, None
         try:
             self.prepared = self._provider.prepare(self._dispute, current, self._call)
-        except (Rejected, Transient) as refused:
+        except Rejected as rejected:
+            raise _RefusedBeforeSending(rejected) from None
+        except Transient as refused:
             self.refused = refused
             return ClaimPlan(attempt=False)
         return ClaimPlan(attempt=self.prepared.already_filed is None, fields=self.prepared.keep)

@@ -222,15 +222,17 @@ class DisputeStore:
     def create_rejected(self, invalid: InvalidDispute) -> tuple[DisputeRecord, bool]:
         return self._put_once(_new_record(invalid, Status.REJECTED, error=invalid.reason, expires_at=self._expiry()))
 
-    def refuse(self, dispute: Dispute, reason: str) -> DisputeRecord:
-        """The dispute recorded `rejected` for `reason` without being sent (e.g. its transaction has a
-        live dispute): a new record, or its `received`/`failed` record closed. A dispute that changed
-        meanwhile (another delivery filed or closed it) is left as it is."""
+    def refuse(self, dispute: Dispute, reason: str, **fields: Any) -> DisputeRecord:
+        """The dispute recorded `rejected` for `reason` without being sent (its transaction has a live
+        dispute, its evidence broke a rule, ...), with the provider's `fields` if it answered a
+        lookup: a new record, or its `received`/`failed` record closed, in one write and without a
+        claim (nothing is sent, so there is nothing to guard). A dispute that changed meanwhile
+        (another delivery filed or closed it) is left as it is."""
         for _ in range(_CLAIM_TRIES):
             current = self.get(dispute.dispute_id)
             if current is None:
                 record, _ = self._put_once(
-                    _new_record(dispute, Status.REJECTED, error=reason, expires_at=self._expiry())
+                    _new_record(dispute, Status.REJECTED, error=reason, expires_at=self._expiry(), **fields)
                 )
                 return record
             if current.request_fingerprint != dispute.request_fingerprint:
@@ -239,7 +241,7 @@ class DisputeStore:
                 return current
             now = utc_now()
             values: dict[str, Any] = {"status": Status.REJECTED.value, "error": reason, "in_doubt": False}
-            values["updated_at"] = now
+            values.update(fields, updated_at=now)
             if (expiry := self._expiry()) is not None:
                 values["expires_at"] = expiry
             values["history"] = with_entry(
