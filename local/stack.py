@@ -92,7 +92,9 @@ class LocalStack:
         http_port: int | None = None,
     ) -> None:
         """`environment_overrides` is by function logical id; the overrides of visibility time-out
-        (every queue) and batching window (every event source, SQS or stream) make retries quick locally;
+        (every queue) and batching window (every event source, SQS or stream) make retries quick locally
+        (a poller warns of a visibility time-out not longer than its batching window: a message could
+        then be handed out again while its batch is held);
         `schedule_override` (seconds) replaces the period of every rate schedule, so that
         a `rate(15 minutes)` rule fires every second in a test or the demo; `poll=False`
         creates everything but leaves invoking the functions to the caller (no pollers, no
@@ -439,12 +441,18 @@ class LocalStack:
                     function=self.functions[logical_id],
                     region=self.model.region,
                     batching_window_seconds=window,
+                    visibility_timeout_seconds=self._visibility_timeout(source.queue),
                 )
                 poller.start()
                 self.pollers.append(poller)
             for stream in spec.stream_sources:
                 if stream.enabled:
                     self._start_stream_poller(logical_id, stream)
+
+    def _visibility_timeout(self, queue: str) -> int:
+        """The queue's visibility time-out as SQS applies it: the override, the template's, or SQS's default."""
+        answer = self.client("sqs").get_queue_attributes(QueueUrl=self.ref(queue), AttributeNames=["VisibilityTimeout"])
+        return int(answer["Attributes"]["VisibilityTimeout"])
 
     def _start_stream_poller(self, function: str, source: StreamEventSource) -> None:
         stream_arn = self._created.get_att(source.table, "StreamArn")

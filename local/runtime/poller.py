@@ -5,6 +5,15 @@ in `batchItemFailures`, or its whole batch when the function raised) reappears o
 queue's visibility time-out has passed, and the queue's redrive policy moves it to the
 dead-letter queue after maxReceiveCount receives. One poller runs one invocation at a time,
 so a source's ScalingConfig.MaximumConcurrency is not reproduced locally.
+
+A message is hidden from the moment it is received: while a batch fills for the batching window,
+is invoked and has its messages deleted, they must stay hidden. If the visibility time-out runs
+out first, SQS hands the message out again (on Lambda to another poller; here to this poller's
+next receive within the same window, into the same batch), and the function gets it twice. The
+poller warns when a queue's visibility time-out is not longer than the batching window: then
+a message received as the window opens is visible again before the window closes. What keeps
+a message hidden is a visibility time-out comfortably above the window plus the handling; on
+AWS, at least the function's time-out (CreateEventSourceMapping refuses less).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ class SqsPoller:
         function: LocalFunction,
         region: str,
         batching_window_seconds: float,
+        visibility_timeout_seconds: float,
     ) -> None:
         self.source = source
         self.function = function
@@ -48,14 +58,39 @@ class SqsPoller:
         self._queue_arn = queue_arn
         self._region = region
         self._window = batching_window_seconds
+        self._visibility = visibility_timeout_seconds
         self._stopping = threading.Event()
         self._state = threading.Lock()
         self._invoking = False
         self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{source.logical_id}", daemon=True)
+        self._warn_if_handed_out_while_held()
 
     @property
     def batching_window_seconds(self) -> float:
         return self._window
+
+    @property
+    def visibility_timeout_seconds(self) -> float:
+        return self._visibility
+
+    def _warn_if_handed_out_while_held(self) -> None:
+        if self._visibility > self._window:
+            return
+        timeout = self.function.timeout_seconds
+        log.warning(
+            "queue %s: its visibility time-out (%g s) is not longer than the batching window of %s (%g s), "
+            "so a message can be handed out again while its batch is still held or handled, and reach %s "
+            "twice. AWS requires of an SQS event source a visibility time-out of at least the function's "
+            "time-out (%g s), and recommends at least six times the function's time-out plus "
+            "MaximumBatchingWindowInSeconds (%g s)",
+            self.source.queue,
+            self._visibility,
+            self.source.logical_id,
+            self._window,
+            self.function.name,
+            timeout,
+            6 * timeout + self._window,
+        )
 
     def start(self) -> None:
         self._thread.start()

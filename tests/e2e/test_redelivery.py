@@ -38,19 +38,20 @@ def test_a_batch_redelivered_after_its_worker_crashed_is_not_reported_again(
     function.handler = crashing_once
     references = [f"T-CRASH-{n}" for n in range(3)]
     entries = [{"Id": str(n), "MessageBody": json.dumps({"trxid": ref})} for n, ref in enumerate(references)]
-    stack.client("sqs").send_message_batch(QueueUrl=stack.ref(IIMMPACT_QUEUE), Entries=entries)
+    sent = stack.client("sqs").send_message_batch(QueueUrl=stack.ref(IIMMPACT_QUEUE), Entries=entries)
 
     assert wait_for(lambda: messages_left(stack, IIMMPACT_QUEUE) == 0, 15), deliveries
 
     (poller,) = [p for p in stack.pollers if p.source.queue == IIMMPACT_QUEUE]
     assert poller.errors == 1
-    # Every message of the crashed batch came back once more; the others (if the first batch did not
-    # hold all three) came once.
+    # Every message of the crashed batch came back, on its second receive; the others (if the first
+    # batch did not hold all three) came too. At least once, as SQS promises: with a 1 s visibility
+    # time-out a message handled for longer may be handed out again, so deliveries are not counted.
     crashed, *later = deliveries
     redelivered = [delivery for batch in later for delivery in batch]
     assert {count for _, count in crashed} == {"1"}
     assert {(message_id, "2") for message_id, _ in crashed} <= set(redelivered)
-    assert len(crashed) + len(redelivered) == len(references) + len(crashed)
+    assert {message_id for message_id, _ in redelivered} == {entry["MessageId"] for entry in sent["Successful"]}
     for reference in references:
         record = final_record(stack, reference, timeout=5)
         assert (record["status"], record["attempts"]) == ("submitted", 1), record

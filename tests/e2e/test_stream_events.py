@@ -169,8 +169,12 @@ def _stream_event(template: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def windowed_stack(sandbox: IimmpactSandbox) -> Iterator[LocalStack]:
     """A 1 s batching window (the template's, for the stream): the changes of disputes filed
-    together land in one batch, so that a failure has records before and after it."""
-    with LocalStack(providers=[wiring(sandbox)], visibility_timeout_override=1, batching_window_override=1) as stack:
+    together land in one batch, so that a failure has records before and after it.
+
+    The queues keep the template's visibility time-outs: nothing here waits for SQS to hand a
+    message out again, and the window applies to the SQS pollers too, which a 1 s visibility
+    time-out would let hand a message filed here out again into its own batch."""
+    with LocalStack(providers=[wiring(sandbox)], batching_window_override=1) as stack:
         yield stack
 
 
