@@ -24,8 +24,9 @@ from .api_models import (
 )
 from .config import ApiSettings, EvidenceSettings
 from .evidence import latin_name, size_problems, unique_names
+from .evidence_keys import TakesEvidence
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Source
-from .providers import TakesEvidence, evidence_provider, provider_names
+from .providers import evidence_provider, provider_names
 from .redaction import redact
 from .store import LISTINGS, DisputeStore, dispute_store
 

@@ -19,6 +19,7 @@ from anyascii import anyascii
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import EvidenceSettings
+from .evidence_keys import TakesEvidence
 from .models import EvidenceFile
 
 # (offset, bytes) runs that must all match, one tuple per accepted variant of the format.
@@ -99,22 +100,28 @@ def size_problems(sizes: Sequence[int], settings: EvidenceSettings) -> list[str]
 
 # -- the bucket ---------------------------------------------------------------------------
 class EvidenceBucket:
-    """The evidence bucket as one provider sees it: only keys under its `prefix` are ever read."""
+    """The evidence bucket as one provider sees it (`place`): a dispute's evidence is read only
+    from under its own transaction's folder."""
 
-    def __init__(self, settings: EvidenceSettings, client: Any, prefix: str) -> None:
+    def __init__(self, settings: EvidenceSettings, client: Any, place: TakesEvidence) -> None:
         self.name = settings.evidence_bucket
-        self.prefix = prefix
+        self.place = place
         self._settings = settings
         self._s3 = client
 
-    def open(self, evidence: Sequence[EvidenceFile]) -> list[EvidenceStream]:
+    def open(self, evidence: Sequence[EvidenceFile], reference: str) -> list[EvidenceStream]:
         """Each file opened once (one GetObject, which tells its size, type and ETag) and checked
         before any byte is sent: it exists, fits the limits, is of an allowed type and its first
         bytes are what its type says. The streams give those first bytes, then the rest of the
-        same body; on a refusal or a failure every body opened is closed."""
+        same body; on a refusal or a failure every body opened is closed.
+
+        Every key is checked to lie under the folder of `reference` before any S3 request: the
+        request models refuse others already, and a key that slipped past them must not read
+        another transaction's files."""
         for item in evidence:
-            if not item.key.startswith(self.prefix):
-                raise EvidenceRejected(f"{item.key}: evidence keys start with {self.prefix}")
+            problem = self.place.key_problem(item.key, reference)
+            if problem is not None:
+                raise EvidenceRejected(problem)
         names = unique_names(latin_name(item.filename or item.key) for item in evidence)
         streams: list[EvidenceStream] = []
         try:

@@ -44,8 +44,8 @@ from ..base import (
 )
 from . import SPEC
 from .deals import DEALS_PATH, read_deal, repay_headers, with_error_text
-from .manifests import PREFIX, ManifestReader, is_manifest
-from .models import RepayCredentials, RepayDisputeRequest
+from .manifests import ManifestReader, is_manifest
+from .models import EVIDENCE, RepayCredentials, RepayDisputeRequest
 
 DISPUTES_PATH = DEALS_PATH + "/disputes"
 _IN_DISPUTE = re.compile(r"^proceedings[0-9]*$")
@@ -62,7 +62,8 @@ class RepayProvider:
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> RepayProvider:
         assert isinstance(settings, EvidenceSettings)  # SPEC.settings asks for them
-        return cls(ProviderEndpoint.for_provider(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
+        evidence = EvidenceBucket(settings, boto3.client("s3"), EVIDENCE)
+        return cls(ProviderEndpoint.for_provider(SPEC, settings), evidence)
 
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
@@ -128,7 +129,7 @@ class RepayProvider:
         """Each file opened once and checked, before Repay hears of the dispute; the pipeline closes
         them once the dispute is settled for this delivery."""
         try:
-            return OpenedEvidence(self._evidence.open(request.evidence))
+            return OpenedEvidence(self._evidence.open(request.evidence, request.reference))
         except EvidenceRejected as error:
             raise Rejected(str(error)) from None
         except EvidenceUnavailable as error:

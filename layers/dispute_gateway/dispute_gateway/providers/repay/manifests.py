@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...evidence import EvidenceBucket, notification_key
-from ...models import Dispute, EvidenceFile, InvalidDispute, Source, describe_validation_error
+from ...models import Dispute, InvalidDispute, Source, describe_validation_error
 from . import SPEC
-from .models import EvidenceManifest, RepayDisputeRequest
+from .models import EvidenceManifest, RepayDisputeRequest, RepayEvidenceFile
 
 assert SPEC.evidence is not None
 PREFIX, MANIFEST = SPEC.evidence.prefix, SPEC.evidence.manifest
@@ -75,7 +75,7 @@ class ManifestReader:
             request = RepayDisputeRequest(
                 deal_id=deal_id,
                 new_amount=manifest.new_amount,
-                evidence=[EvidenceFile(key=folder + name) for name in names],
+                evidence=[RepayEvidenceFile(key=folder + name) for name in names],
                 idempotency_key=manifest.idempotency_key,
             )
         except ValidationError as error:
