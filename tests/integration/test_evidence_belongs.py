@@ -48,3 +48,31 @@ def test_the_api_refuses_another_deals_file_naming_the_field_and_queues_nothing(
     assert answer.body["errors"] == [{"field": "evidence.0.key", "message": REFUSAL}]
     assert aws.records() == []
     assert queued(aws.repay_queue_url) == []
+
+
+# -- POST /evidence-uploads: never the manifest's own key ---------------------------------------
+def upload(api, *filenames: str) -> Any:
+    files = [{"filename": name, "content_type": "application/pdf", "size": 100} for name in filenames]
+    return api.call("POST", "/evidence-uploads", body={"deal_id": "D-1", "files": files})
+
+
+def test_presigning_a_file_called_dispute_json_is_refused_naming_it(aws: AwsResources, api):
+    answer = upload(api, "receipt.pdf", "dispute.json")
+
+    assert answer.status == 422
+    assert answer.body["errors"] == [
+        {
+            "field": "files.1.filename",
+            "message": "dispute.json is the folder's manifest, which this answer presigns on its own "
+            "(`manifest`): give the evidence file another name",
+        }
+    ]
+
+
+def test_a_name_that_becomes_the_manifests_in_latin_gets_a_key_of_its_own(aws: AwsResources, api):
+    answer = upload(api, "dispute .json")
+
+    assert answer.status == 201
+    [file] = answer.body["files"]
+    assert file["key"] == answer.body["folder"] + "dispute-2.json"
+    assert file["key"] != answer.body["manifest"]["key"]

@@ -55,8 +55,9 @@ def latin_name(original: str) -> str:
     return latin_stem + (f".{latin_extension.lstrip('.')}" if latin_extension.strip(".") else "")
 
 
-def unique_names(names: Iterable[str]) -> list[str]:
-    taken: set[str] = set()
+def unique_names(names: Iterable[str], reserved: Iterable[str] = ()) -> list[str]:
+    """Each name, or where it repeats an earlier one or a `reserved` one, a numbered variant."""
+    taken = {name.lower() for name in reserved}
     unique = []
     for name in names:
         stem, extension = posixpath.splitext(name)
