@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from ...evidence import (
     EvidenceRejected,
     EvidenceStream,
     EvidenceUnavailable,
+    notification_bucket,
     notification_key,
 )
 from ...messages import read_json_object, request_or_invalid
@@ -86,8 +88,11 @@ class RepayProvider:
         if len(manifests) < len(created):
             ignored = [notification_key(record) for record in created if record not in manifests]
             logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
+        # A manifest is read once however often a message names it: S3 may notify one upload
+        # twice, and anyone who can send to the queue can repeat a record.
+        uploads = dict.fromkeys((notification_bucket(record), notification_key(record)) for record in manifests)
         try:
-            return [self._manifests.dispute(record) for record in manifests]
+            return [self._manifests.dispute(bucket, key) for bucket, key in uploads]
         except ValueError as error:
             raise UnreadableMessage(str(error)) from None
         except EvidenceUnavailable as error:
@@ -101,7 +106,7 @@ class RepayProvider:
         request = dispute.request
         assert isinstance(request, RepayDisputeRequest)
         credentials: RepayCredentials = self._endpoint.credentials(call)
-        evidence = self._opened(request)
+        evidence = self._opened(request, dispute.evidence_etags)
         try:
             state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, call)
         except BaseException:
@@ -125,11 +130,11 @@ class RepayProvider:
         credentials: RepayCredentials = self._endpoint.credentials(attempt)
         return self._post(request, prepared.held, credentials, attempt)
 
-    def _opened(self, request: RepayDisputeRequest) -> OpenedEvidence:
+    def _opened(self, request: RepayDisputeRequest, etags: Mapping[str, str]) -> OpenedEvidence:
         """Each file opened once and checked, before Repay hears of the dispute; the pipeline closes
         them once the dispute is settled for this delivery."""
         try:
-            return OpenedEvidence(self._evidence.open(request.evidence, request.reference))
+            return OpenedEvidence(self._evidence.open(request.evidence, request.reference, etags))
         except EvidenceRejected as error:
             raise Rejected(str(error)) from None
         except EvidenceUnavailable as error:
