@@ -76,13 +76,11 @@ class ManifestReader:
         if manifest.files is not None:
             keys = [folder + name for name in manifest.files]
         else:
-            keys = [listed_key for listed_key in listed if listed_key != key]
+            keys = [evidence_key for evidence_key in listed if evidence_key != key]
         identity["evidence"] = [[evidence_key, listed.get(evidence_key)] for evidence_key in keys]
-        if not keys:
-            return invalid(f"no evidence in {folder}: upload the evidence files there first, then {MANIFEST}")
-        missing = [evidence_key for evidence_key in keys if evidence_key not in listed]
-        if missing:
-            return invalid(f"evidence missing: {', '.join(missing)}")
+        problem = _unlisted(folder, keys, listed)
+        if problem is not None:
+            return invalid(problem)
         try:
             request = RepayDisputeRequest(
                 deal_id=deal_id,
@@ -94,3 +92,12 @@ class ManifestReader:
             return invalid(f"invalid dispute in {folder}: {describe_validation_error(error)}")
         etags = {evidence_key: listed[evidence_key] for evidence_key in keys}
         return Dispute.from_request(request, Source.S3, None if manifest.idempotency_key else identity, etags)
+
+
+def _unlisted(folder: str, keys: list[str], listed: dict[str, str]) -> str | None:
+    """Why evidence the manifest asks for is not there (it may come later: a manifest written
+    again once it is there is another request, and files)."""
+    if not keys:
+        return f"no evidence in {folder}: upload the evidence files there first, then {MANIFEST}"
+    missing = [evidence_key for evidence_key in keys if evidence_key not in listed]
+    return f"evidence missing: {', '.join(missing)}" if missing else None
