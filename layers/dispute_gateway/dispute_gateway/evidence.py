@@ -138,8 +138,8 @@ class EvidenceBucket:
             raise
         return streams
 
-    def _open(self, item: EvidenceFile, filename: str, etag: str | None) -> EvidenceStream:
-        response = self._get(item.key, etag)
+    def _open(self, item: EvidenceFile, filename: str, if_match: str | None) -> EvidenceStream:
+        response = self._get(item.key, if_match)
         content_type = resolve_content_type(item.content_type, response.get("ContentType"), item.filename or item.key)
         size, etag = int(response["ContentLength"]), str(response.get("ETag", ""))
         return EvidenceStream(item.key, filename, content_type, size, etag, response["Body"])
@@ -155,8 +155,8 @@ class EvidenceBucket:
                 raise EvidenceRejected(f"{stream.key}: its bytes do not match its type, {stream.content_type}")
 
     # -- S3 calls ----------------------------------------------------------------------------
-    def _get(self, key: str, etag: str | None) -> dict[str, Any]:
-        condition = {"IfMatch": etag} if etag else {}
+    def _get(self, key: str, if_match: str | None) -> dict[str, Any]:
+        condition = {"IfMatch": if_match} if if_match else {}
         try:
             return dict(self._s3.get_object(Bucket=self.name, Key=key, **condition))
         except ClientError as error:
