@@ -1,9 +1,10 @@
 """Peak memory of the Repay worker for 3 x 64 MiB of evidence against a 1 MiB baseline.
 
 Evidence is streamed from S3 to Repay, so the function's peak memory must not grow with the
-evidence's size; the worker's S3 requests per evidence file are counted too. Each case runs the
-real handler in a fresh process (its own peak RSS), with moto's server and the Repay sandbox in
-processes of their own so their memory is not counted.
+evidence's size; the worker's S3 requests per evidence file are counted too, for a command and
+for an upload (its dispute.json's S3 notification: the manifest and its folder's listing are read
+besides the files). Each case runs the real handler in a fresh process (its own peak RSS), with
+moto's server and the Repay sandbox in processes of their own so their memory is not counted.
 Prints figures; not a test.
 
     .venv/bin/python bench/repay_memory.py
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 MiB = 1024 * 1024
 FUNCTION = "RepayDisputeFunction"
-CASES = {"1 x 1 MiB (baseline)": [1], "3 x 64 MiB": [64, 64, 64]}
+CASES = {"1 x 1 MiB (baseline)": [1], "3 x 64 MiB": [64, 64, 64], "3 x 1 MiB by upload": [1, 1, 1]}
+UPLOADS = {"3 x 1 MiB by upload"}
 # Streaming makes any size work; the bench raises the limits above its own files.
 TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 LIMITS = {"EVIDENCE_MAX_FILE_BYTES": str(128 * MiB), "EVIDENCE_MAX_TOTAL_BYTES": str(512 * MiB)}
@@ -47,7 +49,10 @@ def main() -> int:
         with LocalStack(providers=[wiring], poll=False) as stack:
             environment = {**os.environ, **stack.function_environments[FUNCTION], **LIMITS}
             bucket = stack.ref("EvidenceBucket")
-            results = {name: run_case(stack, bucket, environment, sizes, base_url) for name, sizes in CASES.items()}
+            results = {
+                name: run_case(stack, bucket, environment, sizes, base_url, upload=name in UPLOADS)
+                for name, sizes in CASES.items()
+            }
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
@@ -63,6 +68,9 @@ def main() -> int:
         f"({large - baseline:+.0f} MiB for 191 MiB more evidence)"
     )
     print(f"Repay worker S3 requests per evidence file: {per_file(results['3 x 64 MiB'], len(CASES['3 x 64 MiB']))}")
+    for name in UPLOADS:
+        calls = results[name]["s3_calls"]
+        print(f"Repay worker S3 requests for {name}: {sum(calls.values())} ({dict(sorted(calls.items()))})")
     large_case = results["3 x 64 MiB"]
     calls = large_case["repay_calls"]
     print(
@@ -91,7 +99,9 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str]:
     return process, base_url
 
 
-def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[int], base_url: str) -> dict[str, Any]:
+def run_case(
+    stack: Any, bucket: str, environment: dict[str, str], sizes: list[int], base_url: str, *, upload: bool
+) -> dict[str, Any]:
     deal_id = f"BENCH-{uuid.uuid4().hex[:8]}"
     keys = []
     for index, size in enumerate(sizes):
@@ -99,11 +109,17 @@ def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[i
         body = b"%PDF-1.4\n" + os.urandom(size * MiB - 9)
         stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/pdf")
         keys.append(key)
-    command = {"deal_id": deal_id, "new_amount": "1000", "evidence": [{"key": key} for key in keys]}
+    message: dict[str, Any] = {"deal_id": deal_id, "new_amount": "1000", "evidence": [{"key": key} for key in keys]}
+    if upload:
+        from tests.conftest import s3_notification
+
+        manifest = f"repay/{deal_id}/bench/dispute.json"
+        answer = stack.client("s3").put_object(Bucket=bucket, Key=manifest, Body=b'{"new_amount": "1000"}')
+        message = {"Records": [s3_notification(bucket, manifest, answer["ETag"])]}
     started = time.perf_counter()
     output = (
         subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps(command)],
+            [sys.executable, __file__, "--child", json.dumps(message)],
             env=environment,
             cwd=ROOT,
             capture_output=True,
@@ -123,7 +139,7 @@ def run_case(stack: Any, bucket: str, environment: dict[str, str], sizes: list[i
     return result
 
 
-def child(command: dict[str, Any]) -> int:
+def child(message: dict[str, Any]) -> int:
     """One cold start and one invocation of the real handler; prints its memory as JSON."""
     sys.path.insert(0, str(ROOT / "functions" / "repay_dispute"))
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the function's JSON logs are not the figures
@@ -142,7 +158,7 @@ def child(command: dict[str, Any]) -> int:
     from tests.conftest import FakeLambdaContext, sqs_event, sqs_record
 
     after_import = peak_rss_mib()
-    response = app.lambda_handler(sqs_event(sqs_record(json.dumps(command))), FakeLambdaContext(300_000))
+    response = app.lambda_handler(sqs_event(sqs_record(json.dumps(message))), FakeLambdaContext(300_000))
     peak = peak_rss_mib()
     sys.stdout = sys.__stdout__
     print(

@@ -179,12 +179,11 @@ def test_queue_event_source_batches_and_reports_partial_failures(sam_template, r
 # -- the function's role and configuration ---------------------------------------------------------
 def test_role_reads_evidence_under_repay_only(resources):
     assert granted(resources, FUNCTION, "s3:GetObject") == [EVIDENCE_OBJECTS]
-    assert granted(resources, FUNCTION, "s3:GetObjectVersion") == [EVIDENCE_OBJECTS]
     assert granted(resources, FUNCTION, "s3:ListBucket") == [arn_of(BUCKET)]
     (listing,) = [s for s in role_statements(resources, FUNCTION) if "s3:ListBucket" in as_list(s["Action"])]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": "repay/*"}}
     s3_actions = {a for s in role_statements(resources, FUNCTION) for a in as_list(s["Action"]) if a.startswith("s3:")}
-    assert s3_actions == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"}
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket"}
 
 
 def test_role_grants_data_actions_on_this_stacks_resources_only(resources):

@@ -80,7 +80,7 @@ def _worker(block: ProviderBlock, takes_evidence: bool) -> list[Statement]:
     ]
     if takes_evidence:
         statements += [
-            ("ReadEvidence", ["s3:GetObject", "s3:GetObjectVersion"], [EVIDENCE_OBJECTS], None),
+            ("ReadEvidence", ["s3:GetObject"], [EVIDENCE_OBJECTS], None),
             (
                 "ListEvidenceFolders",
                 ["s3:ListBucket"],

@@ -1,8 +1,6 @@
 """Evidence from S3 to Repay: one GetObject per file, checked before any byte is sent, every body closed.
 
-What the worker asks S3 is seen from its own S3 client (the one its cold start made), through
-botocore's event hooks: the calls it makes, and each GetObject's body, wrapped to see what is
-read from it and whether it is closed. S3 errors are played by the same hooks.
+What the worker asks S3 is seen from its own S3 client (see `s3_watch`).
 """
 
 from __future__ import annotations
@@ -15,10 +13,11 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import EndpointConnectionError, ResponseStreamingError
+from botocore.exceptions import EndpointConnectionError
 
 from dispute_gateway.evidence import SIGNATURE_BYTES
 from tests.conftest import AwsResources, deliver
+from tests.integration.s3_watch import S3Fault, S3Watch
 from tests.sandboxes.iimmpact import Fault
 from tests.sandboxes.repay import RepaySandbox
 
@@ -26,8 +25,6 @@ MiB = 1024 * 1024
 PDF = b"%PDF-1.4\n" + b"receipt body " * 50 + b"\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg" * 100
-
-S3Fault = Callable[[], tuple[AWSResponse, dict[str, Any]]]
 
 
 def s3_error(status: int, code: str) -> S3Fault:
@@ -40,63 +37,6 @@ def s3_error(status: int, code: str) -> S3Fault:
 
 def network_down() -> tuple[AWSResponse, dict[str, Any]]:
     raise EndpointConnectionError(endpoint_url="https://evidence.s3.ap-southeast-1.amazonaws.com")
-
-
-class WatchedBody:
-    """An S3 body that tells how much was read from it and whether it was closed."""
-
-    def __init__(self, body: Any, break_after: int | None = None) -> None:
-        self._body = body
-        self._break_after = break_after
-        self.bytes_read = 0
-        self.closed = False
-
-    def read(self, amount: int | None = None) -> bytes:
-        if self._break_after is not None and self.bytes_read >= self._break_after:
-            raise ResponseStreamingError(error="connection reset by S3")
-        data = bytes(self._body.read(amount))
-        self.bytes_read += len(data)
-        return data
-
-    def close(self) -> None:
-        self.closed = True
-        self._body.close()
-
-    def __enter__(self) -> WatchedBody:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
-class S3Watch:
-    """The worker's S3 calls in order, its GetObject parameters and bodies; `faults[n]` plays the
-    n-th GetObject (from 1) instead of S3, `break_after[n]` breaks its body off after that many bytes."""
-
-    def __init__(self, app: ModuleType) -> None:
-        self.calls: list[str] = []
-        self.gets: list[dict[str, Any]] = []
-        self.bodies: list[WatchedBody] = []
-        self.faults: dict[int, S3Fault] = {}
-        self.break_after: dict[int, int] = {}
-        # The worker's own client, as its cold start made it: hooks on it see only its calls.
-        events = app.worker.provider._evidence._s3.meta.events
-        events.register("before-parameter-build.s3.GetObject", self._get_parameters)
-        events.register("before-call.s3", self._call)
-        events.register("after-call.s3.GetObject", self._watch_body)
-
-    def _get_parameters(self, params: dict[str, Any], **_: Any) -> None:
-        self.gets.append(dict(params))
-
-    def _call(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        self.calls.append(model.name)
-        fault = self.faults.get(len(self.gets)) if model.name == "GetObject" else None
-        return fault() if fault else None
-
-    def _watch_body(self, parsed: dict[str, Any], **_: Any) -> None:
-        if "Body" in parsed:
-            parsed["Body"] = WatchedBody(parsed["Body"], self.break_after.get(len(self.gets)))
-            self.bodies.append(parsed["Body"])
 
 
 @pytest.fixture

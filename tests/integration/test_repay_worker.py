@@ -110,7 +110,7 @@ def test_redelivered_command_opens_no_second_dispute(aws, repay_sandbox, repay_a
             "its bytes do not match its type, application/pdf",
         ),
         ({"repay/D-77/c/photo.jpg": (PDF, None)}, None, {}, "its bytes do not match its type, image/jpeg"),
-        ({"other/receipt.pdf": (PDF, "application/pdf")}, None, {}, "evidence keys start with repay/"),
+        ({"other/receipt.pdf": (PDF, "application/pdf")}, None, {}, "other/receipt.pdf is not under repay/D-77/"),
     ],
     ids=[
         "missing",

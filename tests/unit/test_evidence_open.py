@@ -20,6 +20,7 @@ from dispute_gateway.evidence import (
     EvidenceStream,
     EvidenceUnavailable,
 )
+from dispute_gateway.evidence_keys import TakesEvidence
 from dispute_gateway.models import EvidenceFile
 
 DATA = b"%PDF-1.7\n" + random.Random(16).randbytes(3 * EvidenceStream.CHUNK + 123)
@@ -151,28 +152,40 @@ class FakeS3:
 
 def bucket(s3: FakeS3) -> EvidenceBucket:
     return EvidenceBucket(
-        EvidenceSettings.model_validate({"DISPUTES_TABLE": "disputes", "EVIDENCE_BUCKET": "evidence"}), s3, "repay/"
+        EvidenceSettings.model_validate({"DISPUTES_TABLE": "disputes", "EVIDENCE_BUCKET": "evidence"}),
+        s3,
+        TakesEvidence(prefix="repay/", owner="deal"),
     )
 
 
-def test_a_key_outside_the_prefix_is_refused_before_any_s3_request():
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("other/b.pdf", "other/b.pdf is not under repay/D-1/"),
+        ("repay/D-2/c/b.pdf", "repay/D-2/c/b.pdf is not under repay/D-1/: a dispute's evidence must be in its own"),
+        ("repay/D-1/../D-2/b.pdf", "repay/D-1/../D-2/b.pdf has '..' in its path"),
+        ("repay/D-1/c/dispute.json", "repay/D-1/c/dispute.json is named dispute.json"),
+    ],
+)
+def test_a_key_outside_the_disputes_own_folder_is_refused_before_any_s3_request(key, reason):
+    """The request models refuse these first; the bucket refuses them all the same."""
     s3 = FakeS3({"repay/D-1/c/a.pdf": DATA})
-    files = [EvidenceFile(key="repay/D-1/c/a.pdf"), EvidenceFile(key="other/b.pdf")]
-    with pytest.raises(EvidenceRejected, match=re.escape("other/b.pdf: evidence keys start with repay/")):
-        bucket(s3).open(files)
+    files = [EvidenceFile(key="repay/D-1/c/a.pdf"), EvidenceFile(key=key)]
+    with pytest.raises(EvidenceRejected, match=re.escape(reason)):
+        bucket(s3).open(files, "D-1")
     assert s3.gets == []
 
 
 def test_any_failure_while_opening_closes_the_bodies_already_opened():
     s3 = FakeS3({"repay/D-1/c/a.pdf": DATA}, fail={"repay/D-1/c/b.pdf": RuntimeError("a bug")})
     with pytest.raises(RuntimeError, match="a bug"):
-        bucket(s3).open([EvidenceFile(key="repay/D-1/c/a.pdf"), EvidenceFile(key="repay/D-1/c/b.pdf")])
+        bucket(s3).open([EvidenceFile(key="repay/D-1/c/a.pdf"), EvidenceFile(key="repay/D-1/c/b.pdf")], "D-1")
     assert [body.closed for body in s3.bodies] == [True]
 
 
 def test_opened_streams_are_checked_named_and_unread_past_their_first_bytes():
     s3 = FakeS3({"repay/D-1/c/Квитанция.pdf": DATA, "repay/D-1/c/b.pdf": DATA[: SIGNATURE_BYTES - 1]})
-    streams = bucket(s3).open([EvidenceFile(key=key) for key in s3.objects])
+    streams = bucket(s3).open([EvidenceFile(key=key) for key in s3.objects], "D-1")
     assert [(s.filename, s.content_type, s.len) for s in streams] == [
         ("Kvitantsiya.pdf", "application/pdf", len(DATA)),
         ("b.pdf", "application/pdf", SIGNATURE_BYTES - 1),

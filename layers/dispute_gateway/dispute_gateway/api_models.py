@@ -22,7 +22,7 @@ from .models import (
     Status,
 )
 from .plain_errors import plain_message
-from .providers import ProviderSpec, provider_names, registry
+from .providers import ProviderSpec, evidence_provider, provider_names, registry
 
 
 def _api_body(spec: ProviderSpec) -> type[DisputeRequest]:
@@ -116,11 +116,17 @@ class DisputePage(BaseModel):
     next_token: str | None = None
 
 
+_EVIDENCE_PLACE = evidence_provider().evidence
+assert _EVIDENCE_PLACE is not None
+_MANIFEST = _EVIDENCE_PLACE.manifest
+
+
 # The document shows the default evidence limits; the server checks the configured ones.
 class DeclaredFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: FileName
+    # The folder's manifest is presigned on its own; the service refuses a file of its name.
+    filename: FileName = Field(json_schema_extra={"not": {"const": _MANIFEST}})
     content_type: ContentType = Field(json_schema_extra={"enum": list(DEFAULT_EVIDENCE_ALLOWED_TYPES.split(","))})
     size: int = Field(ge=1, json_schema_extra={"maximum": DEFAULT_EVIDENCE_MAX_FILE_BYTES})
 

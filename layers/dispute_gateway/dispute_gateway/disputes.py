@@ -24,8 +24,9 @@ from .api_models import (
 )
 from .config import ApiSettings, EvidenceSettings
 from .evidence import latin_name, size_problems, unique_names
+from .evidence_keys import TakesEvidence
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Source
-from .providers import TakesEvidence, evidence_provider, provider_names
+from .providers import evidence_provider, provider_names
 from .redaction import redact
 from .store import LISTINGS, DisputeStore, dispute_store
 
@@ -152,7 +153,9 @@ class UploadService:
     def presign(self, request: EvidenceUploadRequest) -> EvidenceUploads:
         self._check(request)
         folder = f"{self._place.prefix}{request.deal_id}/{uuid.uuid4().hex}/"
-        names = unique_names(latin_name(item.filename) for item in request.files)
+        # A name that only becomes the manifest's in Latin ("dispute .json") is numbered instead:
+        # presigning it would hand out the manifest's own key.
+        names = unique_names((latin_name(item.filename) for item in request.files), reserved=[self._place.manifest])
         files = [
             FileUpload(
                 filename=name,
@@ -168,7 +171,17 @@ class UploadService:
         )
 
     def _check(self, request: EvidenceUploadRequest) -> None:
+        manifest = self._place.manifest
         problems = [
+            Problem(
+                field=f"files.{index}.filename",
+                message=f"{manifest} is the folder's manifest, which this answer presigns on its own "
+                "(`manifest`): give the evidence file another name",
+            )
+            for index, item in enumerate(request.files)
+            if item.filename == manifest
+        ]
+        problems += [
             Problem(field=f"files.{index}.content_type", message=f"{item.content_type} is not allowed")
             for index, item in enumerate(request.files)
             if item.content_type not in self._settings.allowed_types

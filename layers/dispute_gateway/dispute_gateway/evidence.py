@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -19,6 +19,7 @@ from anyascii import anyascii
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import EvidenceSettings
+from .evidence_keys import TakesEvidence
 from .models import EvidenceFile
 
 # (offset, bytes) runs that must all match, one tuple per accepted variant of the format.
@@ -54,8 +55,9 @@ def latin_name(original: str) -> str:
     return latin_stem + (f".{latin_extension.lstrip('.')}" if latin_extension.strip(".") else "")
 
 
-def unique_names(names: Iterable[str]) -> list[str]:
-    taken: set[str] = set()
+def unique_names(names: Iterable[str], reserved: Iterable[str] = ()) -> list[str]:
+    """Each name, or where it repeats an earlier one or a `reserved` one, a numbered variant."""
+    taken = {name.lower() for name in reserved}
     unique = []
     for name in names:
         stem, extension = posixpath.splitext(name)
@@ -99,27 +101,36 @@ def size_problems(sizes: Sequence[int], settings: EvidenceSettings) -> list[str]
 
 # -- the bucket ---------------------------------------------------------------------------
 class EvidenceBucket:
-    """The evidence bucket as one provider sees it: only keys under its `prefix` are ever read."""
+    """The evidence bucket as one provider sees it (`place`): a dispute's evidence is read only
+    from under its own transaction's folder."""
 
-    def __init__(self, settings: EvidenceSettings, client: Any, prefix: str) -> None:
+    def __init__(self, settings: EvidenceSettings, client: Any, place: TakesEvidence) -> None:
         self.name = settings.evidence_bucket
-        self.prefix = prefix
+        self.place = place
         self._settings = settings
         self._s3 = client
 
-    def open(self, evidence: Sequence[EvidenceFile]) -> list[EvidenceStream]:
+    def open(
+        self, evidence: Sequence[EvidenceFile], reference: str, etags: Mapping[str, str] | None = None
+    ) -> list[EvidenceStream]:
         """Each file opened once (one GetObject, which tells its size, type and ETag) and checked
         before any byte is sent: it exists, fits the limits, is of an allowed type and its first
         bytes are what its type says. The streams give those first bytes, then the rest of the
-        same body; on a refusal or a failure every body opened is closed."""
+        same body; on a refusal or a failure every body opened is closed.
+
+        Every key is checked to lie under the folder of `reference` before any S3 request: the
+        request models refuse others already, and a key that slipped past them must not read
+        another transaction's files. A key given an ETag in `etags` is read only if it still has
+        it (If-Match, in the same GetObject): what is sent is the object the dispute was read with."""
         for item in evidence:
-            if not item.key.startswith(self.prefix):
-                raise EvidenceRejected(f"{item.key}: evidence keys start with {self.prefix}")
+            problem = self.place.key_problem(item.key, reference)
+            if problem is not None:
+                raise EvidenceRejected(problem)
         names = unique_names(latin_name(item.filename or item.key) for item in evidence)
         streams: list[EvidenceStream] = []
         try:
             for item, name in zip(evidence, names, strict=True):
-                streams.append(self._open(item, name))
+                streams.append(self._open(item, name, (etags or {}).get(item.key)))
             self._check(streams)
         except BaseException:
             for stream in streams:
@@ -127,8 +138,8 @@ class EvidenceBucket:
             raise
         return streams
 
-    def _open(self, item: EvidenceFile, filename: str) -> EvidenceStream:
-        response = self._get(item.key)
+    def _open(self, item: EvidenceFile, filename: str, if_match: str | None) -> EvidenceStream:
+        response = self._get(item.key, if_match)
         content_type = resolve_content_type(item.content_type, response.get("ContentType"), item.filename or item.key)
         size, etag = int(response["ContentLength"]), str(response.get("ETag", ""))
         return EvidenceStream(item.key, filename, content_type, size, etag, response["Body"])
@@ -144,23 +155,33 @@ class EvidenceBucket:
                 raise EvidenceRejected(f"{stream.key}: its bytes do not match its type, {stream.content_type}")
 
     # -- S3 calls ----------------------------------------------------------------------------
-    def _get(self, key: str) -> dict[str, Any]:
+    def _get(self, key: str, if_match: str | None) -> dict[str, Any]:
+        condition = {"IfMatch": if_match} if if_match else {}
         try:
-            return dict(self._s3.get_object(Bucket=self.name, Key=key))
+            return dict(self._s3.get_object(Bucket=self.name, Key=key, **condition))
         except ClientError as error:
             # Without s3:ListBucket on that key S3 answers a missing object with 403, not 404;
             # the role may read everything under the prefix, so a 403 there means "not there".
             if _missing(error) or _code(error) in {"403", "AccessDenied"}:
                 raise EvidenceRejected(f"evidence missing: {key}") from None
+            if _code(error) in {"412", "PreconditionFailed"}:
+                # Written over in the moment between the folder's listing and this read. Sending
+                # the new object would file what the dispute was not identified by; leaving the
+                # dispute for a later delivery would not help (that delivery lists the new ETag,
+                # which is another dispute) and would keep this one open for ever.
+                raise EvidenceRejected(
+                    f"{key} changed after its folder was read: upload {self.place.manifest} again "
+                    "to file the folder as it is now"
+                ) from None
             raise EvidenceUnavailable(f"could not read {key}: {_code(error)}") from None
         except BotoCoreError as error:
             raise EvidenceUnavailable(f"could not read {key}: {error}") from None
 
-    def read_manifest(self, key: str, version: str | None) -> bytes | None:
-        """The first 64 KiB of the manifest (the one version notified, when given); None once deleted."""
+    def read_manifest(self, key: str) -> bytes | None:
+        """The first 64 KiB of the manifest as S3 holds it now, whichever upload was notified (a
+        notification's version or eTag is anyone's to write); None once deleted."""
         try:
-            extra = {"VersionId": version} if version else {}
-            body = self._s3.get_object(Bucket=self.name, Key=key, **extra)["Body"]
+            body = self._s3.get_object(Bucket=self.name, Key=key)["Body"]
             with body:
                 return bytes(body.read(64 * 1024))
         except ClientError as error:
@@ -170,18 +191,22 @@ class EvidenceBucket:
         except BotoCoreError as error:
             raise EvidenceUnavailable(f"could not read {key}: {error}") from None
 
-    def folder_files(self, folder: str, manifest_key: str) -> list[str]:
-        """The names of the folder's objects besides its manifest, sorted."""
-        names = []
+    def folder_objects(self, folder: str) -> dict[str, str]:
+        """Every object under `folder` (folder markers aside) and its ETag, by key in key order: one
+        ListObjectsV2 up to 1000 objects."""
+        objects = {}
         try:
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=folder):
                 for item in page.get("Contents", []):
-                    key = item["Key"]
-                    if key != manifest_key and not key.endswith("/"):
-                        names.append(key[len(folder) :])
+                    if not item["Key"].endswith("/"):
+                        objects[item["Key"]] = str(item["ETag"])
         except (ClientError, BotoCoreError) as error:
             raise EvidenceUnavailable(f"could not list {folder}: {error}") from None
-        return sorted(names)
+        return dict(sorted(objects.items()))
+
+
+def notification_bucket(record: dict[str, Any]) -> str:
+    return str(((record.get("s3") or {}).get("bucket") or {}).get("name", ""))
 
 
 def notification_key(record: dict[str, Any]) -> str:

@@ -13,7 +13,8 @@ import json
 import math
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -305,11 +306,20 @@ class Dispute:
     source: Source
     request_fingerprint: str
     request: DisputeRequest
+    # Evidence key -> the ETag it had when the request was read (an S3 manifest's folder): what is
+    # sent must be that object, not one written over it since.
+    evidence_etags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_request(cls, request: DisputeRequest, source: Source, identity: dict[str, Any] | None = None) -> Dispute:
-        """`identity` replaces the content as what the request is (an S3 manifest: bucket, key, ETag),
-        so the same upload notified twice is one dispute even if its folder changed in between."""
+    def from_request(
+        cls,
+        request: DisputeRequest,
+        source: Source,
+        identity: dict[str, Any] | None = None,
+        evidence_etags: Mapping[str, str] | None = None,
+    ) -> Dispute:
+        """`identity` replaces the content as what the request is (an S3 manifest: what it files, as
+        read from S3), so the same bytes uploaded again, or notified again, are one dispute."""
         request_fingerprint = fingerprint(identity) if identity else fingerprint(request.normalised())
         return cls(
             dispute_id=dispute_id_for(request.idempotency_key, request_fingerprint),
@@ -318,6 +328,7 @@ class Dispute:
             source=source,
             request_fingerprint=request_fingerprint,
             request=request,
+            evidence_etags=dict(evidence_etags or {}),
         )
 
 

@@ -21,19 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ..evidence_keys import TakesEvidence
+
 if TYPE_CHECKING:
     from ..config import WorkerSettings
     from ..models import DisputeRequest
     from .base import DisputeProvider, OutcomeChecker
-
-
-@dataclass(frozen=True)
-class TakesEvidence:
-    """The provider takes evidence files: uploaded to `{prefix}{reference}/{folder}/`, a folder
-    filed by the `manifest` written into it last."""
-
-    prefix: str
-    manifest: str = "dispute.json"
 
 
 @dataclass(frozen=True)

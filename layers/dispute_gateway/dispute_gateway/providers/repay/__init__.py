@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from ...config import EvidenceSettings
-from .. import ProviderSpec, TakesEvidence
-from .models import NAME, RepayCredentials, RepayDisputeRequest
+from .. import ProviderSpec
+from .models import EVIDENCE, NAME, RepayCredentials, RepayDisputeRequest
 
 SPEC = ProviderSpec(
     name=NAME,
@@ -16,6 +16,6 @@ SPEC = ProviderSpec(
     default_base_url="https://repay.cx",
     reference_fields=("deal_id",),
     settings=(EvidenceSettings,),
-    evidence=TakesEvidence(prefix=f"{NAME}/"),
+    evidence=EVIDENCE,
     outcomes=f"{__name__}.outcomes:RepayOutcomes",
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from ...evidence import (
     EvidenceRejected,
     EvidenceStream,
     EvidenceUnavailable,
+    notification_bucket,
     notification_key,
 )
 from ...messages import read_json_object, request_or_invalid
@@ -44,8 +46,8 @@ from ..base import (
 )
 from . import SPEC
 from .deals import DEALS_PATH, read_deal, repay_headers, with_error_text
-from .manifests import PREFIX, ManifestReader, is_manifest
-from .models import RepayCredentials, RepayDisputeRequest
+from .manifests import ManifestReader, is_manifest
+from .models import EVIDENCE, RepayCredentials, RepayDisputeRequest
 
 DISPUTES_PATH = DEALS_PATH + "/disputes"
 _IN_DISPUTE = re.compile(r"^proceedings[0-9]*$")
@@ -62,7 +64,8 @@ class RepayProvider:
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> RepayProvider:
         assert isinstance(settings, EvidenceSettings)  # SPEC.settings asks for them
-        return cls(ProviderEndpoint.for_provider(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
+        evidence = EvidenceBucket(settings, boto3.client("s3"), EVIDENCE)
+        return cls(ProviderEndpoint.for_provider(SPEC, settings), evidence)
 
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
@@ -85,8 +88,11 @@ class RepayProvider:
         if len(manifests) < len(created):
             ignored = [notification_key(record) for record in created if record not in manifests]
             logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
+        # A manifest is read once however often a message names it: S3 may notify one upload
+        # twice, and anyone who can send to the queue can repeat a record.
+        uploads = dict.fromkeys((notification_bucket(record), notification_key(record)) for record in manifests)
         try:
-            return [self._manifests.dispute(record) for record in manifests]
+            return [self._manifests.dispute(bucket, key) for bucket, key in uploads]
         except ValueError as error:
             raise UnreadableMessage(str(error)) from None
         except EvidenceUnavailable as error:
@@ -100,7 +106,7 @@ class RepayProvider:
         request = dispute.request
         assert isinstance(request, RepayDisputeRequest)
         credentials: RepayCredentials = self._endpoint.credentials(call)
-        evidence = self._opened(request)
+        evidence = self._opened(request, dispute.evidence_etags)
         try:
             state, deal_answer = read_deal(self._endpoint, request.deal_id, credentials, call)
         except BaseException:
@@ -124,11 +130,11 @@ class RepayProvider:
         credentials: RepayCredentials = self._endpoint.credentials(attempt)
         return self._post(request, prepared.held, credentials, attempt)
 
-    def _opened(self, request: RepayDisputeRequest) -> OpenedEvidence:
+    def _opened(self, request: RepayDisputeRequest, etags: Mapping[str, str]) -> OpenedEvidence:
         """Each file opened once and checked, before Repay hears of the dispute; the pipeline closes
         them once the dispute is settled for this delivery."""
         try:
-            return OpenedEvidence(self._evidence.open(request.evidence))
+            return OpenedEvidence(self._evidence.open(request.evidence, request.reference, etags))
         except EvidenceRejected as error:
             raise Rejected(str(error)) from None
         except EvidenceUnavailable as error:

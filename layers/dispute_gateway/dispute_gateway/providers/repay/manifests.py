@@ -8,16 +8,17 @@ manifest's (S3's suffix filter lets `x-dispute.json` through) is not one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from ...evidence import EvidenceBucket, notification_key
+from ...evidence import EvidenceBucket
 from ...json_depth import TooDeep, check_depth
-from ...models import Dispute, EvidenceFile, InvalidDispute, Source, describe_validation_error
+from ...models import Dispute, InvalidDispute, Source, describe_validation_error
 from . import SPEC
-from .models import EvidenceManifest, RepayDisputeRequest
+from .models import EvidenceManifest, RepayDisputeRequest, RepayEvidenceFile
 
 assert SPEC.evidence is not None
 PREFIX, MANIFEST = SPEC.evidence.prefix, SPEC.evidence.manifest
@@ -33,20 +34,19 @@ class ManifestReader:
     def __init__(self, bucket: EvidenceBucket) -> None:
         self._bucket = bucket
 
-    def dispute(self, record: dict[str, Any]) -> Dispute | InvalidDispute:
-        """The dispute an S3 ObjectCreated notification of a manifest asks for."""
-        s3 = record.get("s3") or {}
-        bucket = str((s3.get("bucket") or {}).get("name", ""))
-        item = s3.get("object") or {}
-        key = notification_key(record)
-        identity = {"bucket": bucket, "key": key, "etag": str(item.get("eTag", "")), "version": item.get("versionId")}
-        return self._from_manifest(bucket, key, identity)
+    def dispute(self, bucket: str, key: str) -> Dispute | InvalidDispute:
+        """The dispute the manifest an S3 notification names asks for, as S3 holds it now.
 
-    def _from_manifest(self, bucket: str, key: str, identity: dict[str, Any]) -> Dispute | InvalidDispute:
+        Without an idempotency key, what the dispute is comes from what is read from S3, never
+        from the notification (its eTag and version are anyone's to write): the deal, the
+        manifest's key and bytes, and each evidence object's key and ETag as listed. The same
+        bytes uploaded again are the same dispute; a manifest written before its evidence, then
+        again after, is another one (its evidence is in it now) and files."""
         parts = key.split("/")
         if len(parts) < 3 or not parts[1]:
             raise ValueError(f"{key} names no deal: a manifest's key is {PLACE}")
         deal_id, folder = parts[1], "/".join(parts[:-1]) + "/"
+        identity: dict[str, Any] = {"deal_id": deal_id, "manifest": key}
 
         def invalid(reason: str, idempotency_key: str | None = None) -> InvalidDispute:
             return InvalidDispute.from_message(
@@ -57,8 +57,10 @@ class ManifestReader:
             # Its folder would be the deal's whole prefix, with every other upload's evidence in it.
             return invalid(f"{key} is not in a folder of its own: a manifest's key is {PLACE}")
         if bucket != self._bucket.name:
+            identity["bucket"] = bucket
             return invalid(f"evidence must be in the evidence bucket, not {bucket}")
-        raw = self._bucket.read_manifest(key, identity.get("version"))
+        raw = self._bucket.read_manifest(key)
+        identity["sha256"] = hashlib.sha256(raw).hexdigest() if raw is not None else None
         if raw is None:
             return invalid(f"{key} was deleted before it could be read")
         try:
@@ -74,14 +76,32 @@ class ManifestReader:
             given_key = data.get("idempotency_key") if isinstance(data, dict) else None
             reason = f"invalid {MANIFEST}: {describe_validation_error(error)}"
             return invalid(reason, given_key if isinstance(given_key, str) and given_key else None)
-        names = manifest.files if manifest.files is not None else self._bucket.folder_files(folder, key)
+        listed = self._bucket.folder_objects(folder)
+        if manifest.files is not None:
+            keys = [folder + name for name in manifest.files]
+        else:
+            keys = [evidence_key for evidence_key in listed if evidence_key != key]
+        identity["evidence"] = [[evidence_key, listed.get(evidence_key)] for evidence_key in keys]
+        problem = _unlisted(folder, keys, listed)
+        if problem is not None:
+            return invalid(problem)
         try:
             request = RepayDisputeRequest(
                 deal_id=deal_id,
                 new_amount=manifest.new_amount,
-                evidence=[EvidenceFile(key=folder + name) for name in names],
+                evidence=[RepayEvidenceFile(key=evidence_key) for evidence_key in keys],
                 idempotency_key=manifest.idempotency_key,
             )
         except ValidationError as error:
             return invalid(f"invalid dispute in {folder}: {describe_validation_error(error)}")
-        return Dispute.from_request(request, Source.S3, None if manifest.idempotency_key else identity)
+        etags = {evidence_key: listed[evidence_key] for evidence_key in keys}
+        return Dispute.from_request(request, Source.S3, None if manifest.idempotency_key else identity, etags)
+
+
+def _unlisted(folder: str, keys: list[str], listed: dict[str, str]) -> str | None:
+    """Why evidence the manifest asks for is not there (it may come later: a manifest written
+    again once it is there is another request, and files)."""
+    if not keys:
+        return f"no evidence in {folder}: upload the evidence files there first, then {MANIFEST}"
+    missing = [evidence_key for evidence_key in keys if evidence_key not in listed]
+    return f"evidence missing: {', '.join(missing)}" if missing else None

@@ -3,20 +3,30 @@ that files one from an upload, and its credentials."""
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ...models import Amount, DealId, DisputeRequest, EvidenceFile, FileName, IdempotencyKey, decimal_key
+from ...evidence_keys import EvidenceRequest, TakesEvidence
+from ...models import Amount, DealId, EvidenceFile, FileName, IdempotencyKey, ObjectKey, decimal_key
 
 NAME: Final = "repay"
+EVIDENCE: Final = TakesEvidence(prefix=f"{NAME}/", owner="deal")
 
 
-class RepayDisputeRequest(DisputeRequest):
+class RepayEvidenceFile(EvidenceFile):
+    """One evidence object of a Repay dispute: under `repay/{deal_id}/`."""
+
+    key: Annotated[ObjectKey, WithJsonSchema(EVIDENCE.key_schema())]
+
+
+class RepayDisputeRequest(EvidenceRequest):
+    evidence_place: ClassVar[TakesEvidence] = EVIDENCE
+
     provider_name: Literal["repay"] = Field(NAME, alias="provider")
     deal_id: DealId
     new_amount: Amount
-    evidence: list[EvidenceFile] = Field(min_length=1, max_length=100)
+    evidence: list[RepayEvidenceFile] = Field(min_length=1, max_length=100)
 
     @property
     def reference(self) -> str:
