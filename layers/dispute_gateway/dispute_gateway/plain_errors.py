@@ -9,12 +9,16 @@ records the rule beside the pattern; the schema still shows the pattern to machi
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
+from pydantic_core.core_schema import ErrorType
 
 _RULES: dict[str, str] = {}
+# pydantic's own error types; any other is one of ours (PydanticCustomError), already plain.
+_PYDANTIC_TYPES = frozenset(typing.get_args(ErrorType))
 
 
 def matching(pattern: str, rule: str) -> Any:
@@ -114,5 +118,7 @@ def plain_message(error: Mapping[str, Any]) -> str:
     for phrase, replacement in (("Input should be", "must be"), ("Input should have", "must have")):
         if message.startswith(phrase):
             return replacement + message[len(phrase) :]
-    # Read after a field's name ("size: ..."), a sentence of pydantic's starts in lower case.
-    return message[:1].lower() + message[1:]
+    if kind in _PYDANTIC_TYPES:
+        # Read after a field's name ("size: ..."), a sentence of pydantic's starts in lower case.
+        return message[:1].lower() + message[1:]
+    return message
