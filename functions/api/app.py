@@ -131,6 +131,10 @@ def create_evidence_upload(body: Annotated[EvidenceUploadRequest, Body()]) -> Re
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response[Any]:
     problems = problems_from_errors(error.errors())
+    if app.current_event.path == "/evidence-uploads":
+        # The configured rules are checked too, so the answer names every offending field.
+        named = {problem.field for problem in problems}
+        problems += [p for p in uploads.problems(_json_body()) if p.field not in named]
     status = 400 if any(p.field == "body" and "JSON" in p.message for p in problems) else 422
     return _error(status, "invalid request", problems)
 
@@ -181,6 +185,13 @@ def no_route(error: Exception) -> Response[Any]:
 def unexpected(error: Exception) -> Response[Any]:
     logger.exception("Unexpected error")
     return _error(500, "internal error")
+
+
+def _json_body() -> Any:
+    try:
+        return app.current_event.json_body
+    except (ValueError, TypeError, RecursionError):
+        return None
 
 
 def _conflict(dispute_id: str, message: str) -> Response[Any]:

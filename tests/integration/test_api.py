@@ -303,7 +303,7 @@ def test_each_upload_gets_a_new_folder(aws, api):
     [
         ([{"filename": "a.txt", "content_type": "text/plain", "size": 5}], "files.0.content_type"),
         ([{"filename": "a.pdf", "content_type": "application/pdf", "size": 0}], "files.0.size"),
-        ([{"filename": "a.pdf", "content_type": "application/pdf", "size": 26214401}], "files"),
+        ([{"filename": "a.pdf", "content_type": "application/pdf", "size": 26214401}], "files.0.size"),
         ([{"filename": "a/b.pdf", "content_type": "application/pdf", "size": 5}], "files.0.filename"),
         ([], "files"),
     ],

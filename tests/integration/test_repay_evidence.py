@@ -141,7 +141,7 @@ def test_a_file_too_short_for_its_signature_is_refused(aws, repay_sandbox, worke
     [
         (("fake.pdf", PNG, "application/pdf"), {}, "fake.pdf: its bytes do not match its type, application/pdf"),
         (("notes.txt", b"hello", "text/plain"), {}, "notes.txt: type text/plain is not allowed"),
-        (("big.pdf", PDF + bytes(4096), None), {"EVIDENCE_MAX_FILE_BYTES": "4096"}, "file 3 has"),
+        (("big.pdf", PDF + bytes(4096), None), {"EVIDENCE_MAX_FILE_BYTES": "4096"}, "big.pdf has"),
         (("c.pdf", PDF, None), {"EVIDENCE_MAX_FILES": "2"}, "3 files, more than the 2 allowed"),
         (
             ("c.pdf", PDF, None),

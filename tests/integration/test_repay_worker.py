@@ -89,7 +89,12 @@ def test_redelivered_command_opens_no_second_dispute(aws, repay_sandbox, repay_a
     [
         ({}, [{"key": "repay/D-77/c/missing.pdf"}], {}, "evidence missing: repay/D-77/c/missing.pdf"),
         ({"repay/D-77/c/empty.pdf": (b"", "application/pdf")}, None, {}, "is empty"),
-        ({"repay/D-77/c/big.pdf": (PDF, "application/pdf")}, None, {"EVIDENCE_MAX_FILE_BYTES": "100"}, "more than 100"),
+        (
+            {"repay/D-77/c/big.pdf": (PDF, "application/pdf")},
+            None,
+            {"EVIDENCE_MAX_FILE_BYTES": "100"},
+            "more than the 100 allowed",
+        ),
         (
             {"repay/D-77/c/a.pdf": (PDF, "application/pdf"), "repay/D-77/c/b.pdf": (PDF, "application/pdf")},
             None,

@@ -171,27 +171,45 @@ class UploadService:
         )
 
     def _check(self, request: EvidenceUploadRequest) -> None:
-        manifest = self._place.manifest
+        problems = self.problems(request.model_dump())
+        if problems:
+            raise InvalidRequestError(problems)
+
+    def problems(self, body: Any) -> list[Problem]:
+        """What the configured rules (manifest name, allowed types, sizes) refuse in an upload
+        request's body, read as leniently as it comes: asked for an invalid body too, so that its
+        answer names every offending field, not only those its schema catches."""
+        declared = body.get("files") if isinstance(body, dict) else None
+        items = [item if isinstance(item, dict) else {} for item in declared] if isinstance(declared, list) else []
+        manifest, allowed = self._place.manifest, self._settings.allowed_types
         problems = [
             Problem(
                 field=f"files.{index}.filename",
                 message=f"{manifest} is the folder's manifest, which this answer presigns on its own "
                 "(`manifest`): give the evidence file another name",
             )
-            for index, item in enumerate(request.files)
-            if item.filename == manifest
+            for index, item in enumerate(items)
+            if item.get("filename") == manifest
         ]
         problems += [
-            Problem(field=f"files.{index}.content_type", message=f"{item.content_type} is not allowed")
-            for index, item in enumerate(request.files)
-            if item.content_type not in self._settings.allowed_types
+            Problem(
+                field=f"files.{index}.content_type",
+                message=f"{item['content_type']} is not allowed: send one of {', '.join(sorted(allowed))}",
+            )
+            for index, item in enumerate(items)
+            if isinstance(item.get("content_type"), str) and item["content_type"] not in allowed
         ]
-        problems += [
-            Problem(field="files", message=message)
-            for message in size_problems([item.size for item in request.files], self._settings)
+        sized = [
+            (str(item.get("filename") or f"file {index + 1}"), item["size"])
+            for index, item in enumerate(items)
+            if isinstance(item.get("size"), int) and not isinstance(item.get("size"), bool)
         ]
-        if problems:
-            raise InvalidRequestError(problems)
+        if len(sized) == len(items):
+            problems += [
+                Problem(field="files" if index is None else f"files.{index}.size", message=message)
+                for index, message in size_problems(sized, self._settings)
+            ]
+        return problems
 
     def _post(self, key: str, content_type: str, min_size: int, max_size: int) -> PresignedPost:
         post = self._s3.generate_presigned_post(

@@ -84,18 +84,21 @@ def matches_signature(content_type: str, head: bytes) -> bool:
     return any(all(head[at : at + len(magic)] == magic for at, magic in variant) for variant in variants)
 
 
-def size_problems(sizes: Sequence[int], settings: EvidenceSettings) -> list[str]:
-    """Every way a set of file sizes breaks the limits; empty when none."""
-    problems = []
-    if len(sizes) > settings.evidence_max_files:
-        problems.append(f"{len(sizes)} files, more than the {settings.evidence_max_files} allowed")
-    for index, size in enumerate(sizes):
+def size_problems(files: Sequence[tuple[str, int]], settings: EvidenceSettings) -> list[tuple[int | None, str]]:
+    """Every way a dispute's files, each (name, size), break the limits, each with the index of the
+    file it is about (None: about them all); empty when none."""
+    problems: list[tuple[int | None, str]] = []
+    if len(files) > settings.evidence_max_files:
+        problems.append((None, f"{len(files)} files, more than the {settings.evidence_max_files} allowed"))
+    for index, (name, size) in enumerate(files):
         if size <= 0:
-            problems.append(f"file {index + 1} is empty")
+            problems.append((index, f"{name} is empty"))
         elif size > settings.evidence_max_file_bytes:
-            problems.append(f"file {index + 1} has {size} bytes, more than {settings.evidence_max_file_bytes}")
-    if sum(sizes) > settings.evidence_max_total_bytes:
-        problems.append(f"{sum(sizes)} bytes in all, more than {settings.evidence_max_total_bytes}")
+            limit = settings.evidence_max_file_bytes
+            problems.append((index, f"{name} has {size} bytes, more than the {limit} allowed for one file"))
+    total = sum(size for _, size in files)
+    if total > settings.evidence_max_total_bytes:
+        problems.append((None, f"{total} bytes in all, more than the {settings.evidence_max_total_bytes} allowed"))
     return problems
 
 
@@ -145,12 +148,13 @@ class EvidenceBucket:
         return EvidenceStream(item.key, filename, content_type, size, etag, response["Body"])
 
     def _check(self, streams: Sequence[EvidenceStream]) -> None:
-        problems = size_problems([stream.size for stream in streams], self._settings)
+        problems = size_problems([(stream.key, stream.size) for stream in streams], self._settings)
         if problems:
-            raise EvidenceRejected("evidence refused: " + "; ".join(problems))
+            raise EvidenceRejected("evidence refused: " + "; ".join(message for _, message in problems))
         for stream in streams:
             if stream.content_type not in self._settings.allowed_types:
-                raise EvidenceRejected(f"{stream.key}: type {stream.content_type} is not allowed")
+                allowed = ", ".join(sorted(self._settings.allowed_types))
+                raise EvidenceRejected(f"{stream.key}: type {stream.content_type} is not allowed (allowed: {allowed})")
             if not matches_signature(stream.content_type, stream.peek(SIGNATURE_BYTES)):
                 raise EvidenceRejected(f"{stream.key}: its bytes do not match its type, {stream.content_type}")
 

@@ -87,8 +87,13 @@ class EvidenceRequest(DisputeRequest):
     @model_validator(mode="after")
     def _evidence_in_its_own_folder(self) -> Self:
         problems: list[InitErrorDetails] = []
+        seen: set[str] = set()
         for index, item in enumerate(self.evidence):
             problem = self.evidence_place.key_problem(item.key, self.reference)
+            if problem is None and item.key in seen:
+                # Sent twice, it would reach the provider as two files (a.pdf, a-2.pdf) without a word.
+                problem = f"{redact(item.key)} is listed more than once: name each file once"
+            seen.add(item.key)
             if problem is not None:
                 error = PydanticCustomError("evidence_elsewhere", problem.replace("{", "{{").replace("}", "}}"))
                 problems.append({"type": error, "loc": ("evidence", index, "key"), "input": item.key})
