@@ -145,8 +145,8 @@ class Banner:
     def _examples(self) -> list[str]:
         env = shlex.quote(str(self.files / ENV_FILE))
         lines = [
-            "Try it from another terminal (bash or zsh) in the repository's folder: paste these lines, or",
-            f"`source {env}` (the same definitions) and then the commands.",
+            "Try it from another terminal, in the repository's folder, in bash (zsh: `setopt interactivecomments`",
+            f"first): paste these lines, or `source {env}` (the same definitions) and the commands.",
             "",
             "  # this stack's names; the exported ones send the AWS CLI (with --endpoint-url) and boto3 (the",
             "  # redrive script) to the embedded AWS, which takes any credentials (a new terminal for the real AWS)",
