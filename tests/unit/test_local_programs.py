@@ -16,6 +16,8 @@ import pytest
 from local import logs
 from local.aws.template import load_model
 from local.logs import open_log
+from local.serve.__main__ import _parser
+from local.serve.files import FolderTaken, folder_for, stack_folder
 from local.trackers import CHECK_INTERVAL_VARIABLE, check_interval_overrides, tracker_functions
 from tests.conftest import ROOT
 
@@ -60,3 +62,30 @@ def test_every_outcome_tracker_of_the_template_checks_every_open_dispute_locally
     scheduled = {function for function, spec in model.functions.items() if spec.schedules}
     assert scheduled and set(tracker_functions(model)) == scheduled
     assert check_interval_overrides(0) == {function: {CHECK_INTERVAL_VARIABLE: "0"} for function in scheduled}
+
+
+def test_serve_checks_every_open_dispute_every_few_seconds_unless_told_otherwise() -> None:
+    defaults = _parser().parse_args([])
+    assert (defaults.outcome_check_interval, defaults.schedule_period) == (0, 5)
+    chosen = _parser().parse_args(["--outcome-check-interval", "900", "--schedule-period", "60"])
+    assert (chosen.outcome_check_interval, chosen.schedule_period) == (900, 60)
+
+
+def test_a_stacks_folder_is_taken_over_when_left_behind_and_refused_when_not_a_folder_of_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    left = folder_for(3000)
+    left.mkdir()
+    (left / "env").write_text("API=http://127.0.0.1:3000\n")  # from a stack that was killed
+    with stack_folder(3000) as folder:
+        assert folder == left and list(folder.iterdir()) == []
+        assert folder.stat().st_mode & 0o777 == 0o700
+    assert not left.exists()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder_for(3001).symlink_to(elsewhere)
+    with pytest.raises(FolderTaken, match="not a folder of yours"), stack_folder(3001):
+        pass
+    assert elsewhere.exists()
