@@ -20,11 +20,12 @@ export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help venv lock lock-upgrade lock-check test lint typecheck validate security build unit integration e2e demo serve bench clean
+.PHONY: help venv lock lock-upgrade lock-check test lint typecheck validate security build unit integration e2e demo serve redrive bench clean
 
 help:
 	@echo "make demo   run the whole service locally (no AWS account) and print the records"
 	@echo "make serve  the HTTP API on :3000, queues and S3 uploads, against the sandboxes (Ctrl-C stops)"
+	@echo "make redrive QUEUE=<dead-letter queue URL>  its messages back to their queue (AWS, or AWS_ENDPOINT_URL)"
 	@echo "make test   check the locks, lint, type-check, validate and scan the template, build it, run every test"
 	@echo "make security  checkov over template.yaml (zero failed checks; skips are justified in the template)"
 	@echo "make bench  print the benchmark figures"
@@ -117,6 +118,12 @@ demo: $(STAMP)
 
 serve: $(STAMP)
 	$(PY) -m local.serve $(SERVE_ARGS)
+
+# Plain receive/send/delete, so that it works in AWS and against the local stack alike (moto has no
+# StartMessageMoveTask); TO= names the target when the queue is the dead-letter queue of several.
+redrive: $(STAMP)
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<dead-letter queue URL> [TO=<queue URL>]" >&2; exit 2; }
+	$(PY) scripts/redrive.py "$(QUEUE)" $(if $(TO),--to "$(TO)")
 
 bench: $(STAMP)
 	$(PY) bench/iimmpact_batch.py

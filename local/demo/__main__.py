@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import tempfile
 import time
 import warnings
-from pathlib import Path
 from typing import Any, TextIO
 
 from dispute_gateway.providers import provider_spec
@@ -27,12 +25,13 @@ from local.demo.api_cases import api_cases
 from local.demo.cases import Case, Records, queued_cases, stored_records
 from local.demo.events import Change, all_published, changes_by_dispute, print_events, subscribe
 from local.demo.report import print_record, print_table
+from local.logs import open_log
 from local.providers import start_sandboxes, wiring
 from local.stack import LocalStack, wait_for
+from local.trackers import check_interval_overrides
 
 WAIT_SECONDS = 60
 EVENTS_WAIT_SECONDS = 20
-TRACKER = "RepayOutcomeTrackerFunction"
 TRACKER_PERIOD_SECONDS = 1.0
 
 
@@ -43,14 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     # Powertools warns on every API answer that published no metric (a lookup); pytest ignores it too.
     warnings.filterwarnings("ignore", "No application metrics to publish")
     out = sys.stdout
-    log_path = Path(tempfile.gettempdir()) / "dispute-gateway-demo.log"
+    log_path = None
     with contextlib.ExitStack() as resources:
         if not arguments.logs:
-            log_file = resources.enter_context(log_path.open("w", encoding="utf-8"))
+            log_file, log_path = open_log("demo")
+            resources.enter_context(log_file)
             # Lambda's stdout is its log: the functions' loggers bind to it when they are imported.
             resources.enter_context(contextlib.redirect_stdout(log_file))
         ok = run(out)
-    if not arguments.logs:
+    if log_path is not None:
         print(f"\nfunction logs: {log_path}", file=out)
     return 0 if ok else 1
 
@@ -64,10 +64,10 @@ def run(out: TextIO) -> bool:
             LocalStack(
                 providers=[wiring(sandbox) for sandbox in sandboxes.values()],
                 http_port=0,
-                # The outcome tracker runs every second instead of every 15 minutes, and checks
+                # The outcome trackers run every second instead of every 15 minutes, and check
                 # every open dispute each time: the demo shows outcomes within seconds.
                 schedule_override=TRACKER_PERIOD_SECONDS,
-                environment_overrides={TRACKER: {"OUTCOME_CHECK_INTERVAL_SECONDS": "0"}},
+                environment_overrides=check_interval_overrides(0),
             )
         )
         _print_wiring(stack, sandboxes, out)

@@ -96,7 +96,7 @@ def test_serve_files_with_the_provider_it_is_given_and_stops_cleanly(tmp_path: P
             api = re.search(r"HTTP API\s+(http://127\.0\.0\.1:\d+)", banner)
             assert api is not None, banner
             assert f"REAL provider at {provider.base_url}" in banner
-            assert "aws --endpoint-url http://127.0.0.1:" in banner
+            assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in banner
             (moto,) = _children(serve.pid)
 
             dispute_id = _file_and_wait(api.group(1))

@@ -306,6 +306,12 @@ SANDBOX = ProviderSandbox(
     credentials=lambda sandbox: {"api_key": sandbox.api_key, "hmac_secret": sandbox.hmac_secret_b64},
     notes="REFUNDED-*: refused, INVALID-*: 400",
     example={"trxid": "T-1002"},
+    controls=(
+        "# an IIMMPACT outage: its next 4 calls answer 503, so the next dispute is retried after the delays",
+        "# shown above, and failed and dead-lettered if its last delivery fails too (see --max-receive-count)",
+        "curl -s -w '\\n' -X POST {base_url}/_sandbox/faults "
+        '-d \'[{"status": 503}, {"status": 503}, {"status": 503}, {"status": 503}]\'',
+    ),
 )
 
 

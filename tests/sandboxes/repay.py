@@ -474,8 +474,9 @@ SANDBOX = ProviderSandbox(
     example_uploads=("repay/D-2/cmd1/receipt.pdf",),
     example_manifest={"new_amount": "1000"},
     controls=(
-        '# Repay\'s office decides D-2\'s dispute: won at 990.50 (or {"state": "reject_by_office"}: lost)',
-        'curl -s -X POST {base_url}/_sandbox/deals/D-2 -d \'{"state": "completed", "amount": "990.50"}\'',
+        "# once D-2's dispute is submitted, Repay's office decides it: won at 990.50",
+        '# (or {"state": "reject_by_office"}: lost)',
+        'curl -s -w \'\\n\' -X POST {base_url}/_sandbox/deals/D-2 -d \'{"state": "completed", "amount": "990.50"}\'',
     ),
 )
 
