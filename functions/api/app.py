@@ -27,13 +27,15 @@ from dispute_gateway.api_models import (
     InvalidPageToken,
     InvalidRequestError,
     Problem,
+    RegisteredProvider,
     problems_from_errors,
     with_idempotency_key,
 )
-from dispute_gateway.config import ApiSettings, load_settings
+from dispute_gateway.api_settings import ApiSettings
+from dispute_gateway.config import load_settings
 from dispute_gateway.disputes import DisputeService, NoList, QueueUnavailable, UploadService
 from dispute_gateway.live import LiveDisputeExists
-from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, ProviderName, Resolution, Status
+from dispute_gateway.models import DISPUTE_ID_PATTERN, IdempotencyKey, Resolution, Status
 from dispute_gateway.observability import invocation_logging, logger, metrics
 from dispute_gateway.store import IdempotencyConflict, StoreError
 
@@ -111,7 +113,7 @@ def list_disputes(
     resolution: Annotated[
         Resolution | None, Query(description="The submitted disputes with this resolution, most recently updated first")
     ] = None,
-    provider: Annotated[ProviderName | None, Query()] = None,
+    provider: Annotated[RegisteredProvider | None, Query()] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[Any]:
     filters = {"reference": reference, "status": status, "resolution": resolution, "provider": provider}

@@ -195,9 +195,10 @@ def test_a_run_does_a_page_and_leaves_the_rest_for_the_next(aws, repay_sandbox, 
 
 def test_overlapping_runs_neither_write_twice_nor_undo_a_resolution(aws, repay_sandbox, repay_app, tracker_app):
     """Two runs read the same due dispute; the one that writes second finds it changed and writes nothing."""
-    from dispute_gateway.config import TrackerSettings, load_settings, provider_settings_model
+    from dispute_gateway.config import TrackerSettings, load_settings
     from dispute_gateway.outcomes import OutcomeTracker
     from dispute_gateway.providers.repay import SPEC
+    from dispute_gateway.providers.spec import provider_settings_model
     from dispute_gateway.store import DisputeStore
 
     dispute_id = submitted(aws, repay_app, "D-RACE")

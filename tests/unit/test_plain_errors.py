@@ -11,16 +11,12 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from dispute_gateway.api_models import EvidenceUploadRequest, problems_from_errors
-from dispute_gateway.config import (
-    ApiSettings,
-    PublisherSettings,
-    TrackerSettings,
-    WorkerSettings,
-    provider_settings_model,
-)
+from dispute_gateway.api_settings import ApiSettings
+from dispute_gateway.config import PublisherSettings, TrackerSettings, WorkerSettings
 from dispute_gateway.models import plain_decimal, validation_problems
 from dispute_gateway.plain_errors import plain_message
 from dispute_gateway.providers import registry
+from dispute_gateway.providers.spec import provider_settings_model
 
 JARGON = ("pattern", "List should", "Input should", "String should", "after validation", "Value error", "regex", "^")
 HOSTILE: list[Any] = [

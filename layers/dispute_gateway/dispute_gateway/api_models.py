@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from .config import DEFAULT_EVIDENCE_ALLOWED_TYPES, DEFAULT_EVIDENCE_MAX_FILE_BYTES, DEFAULT_EVIDENCE_MAX_FILES
 from .models import (
@@ -18,7 +18,6 @@ from .models import (
     DisputeRequest,
     DisputeView,
     FileName,
-    ProviderName,
     Status,
 )
 from .plain_errors import plain_message
@@ -45,6 +44,10 @@ elif len(_BODIES) == 1:
 else:
     # The `provider` field says which provider's body it is (a tagged union).
     DisputeBody = Annotated[Union[_BODIES], Field(discriminator="provider_name")]  # noqa: UP007
+
+
+# A provider the API takes, by name: the registered ones (a record may name one since removed).
+RegisteredProvider = Annotated[str, WithJsonSchema({"type": "string", "enum": list(provider_names())})]
 
 
 class Problem(BaseModel):
@@ -103,7 +106,7 @@ class ConflictAnswer(ErrorAnswer):
 
 class DisputeAccepted(BaseModel):
     dispute_id: str
-    provider: ProviderName
+    provider: RegisteredProvider
     status: Status
 
     @classmethod

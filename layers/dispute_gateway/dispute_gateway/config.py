@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
+from typing import Annotated, Self, TypeVar
 
 from pydantic import (
     AnyHttpUrl,
@@ -17,15 +16,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    create_model,
     field_validator,
     model_validator,
 )
 
+from .file_types import SIGNATURES
 from .plain_errors import plain_message
-
-if TYPE_CHECKING:
-    from .providers import ProviderSpec
 
 DEFAULT_MAX_RECEIVE_COUNT = 12
 DEFAULT_RETRY_BASE_DELAY_SECONDS = 60
@@ -153,8 +149,6 @@ class EvidenceSettings(_Settings):
     @field_validator("evidence_allowed_types")
     @classmethod
     def _known_types(cls, value: str) -> str:
-        from .evidence import SIGNATURES  # evidence imports config's constants only
-
         types = {item.strip().lower() for item in value.split(",") if item.strip()}
         unknown = types - set(SIGNATURES)
         if not types or unknown:
@@ -170,56 +164,6 @@ class PublisherSettings(_Settings):
     """The event publisher (CONTRACT section 10): the bus every change of a dispute goes to."""
 
     event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
-
-
-SettingsRole = TypeVar("SettingsRole", bound=ProviderSettings)
-
-
-@cache
-def provider_settings_model(spec: ProviderSpec, role: type[SettingsRole]) -> type[SettingsRole]:
-    """The settings model of one of `spec`'s functions (`role`: WorkerSettings, TrackerSettings):
-    `{NAME}_BASE_URL` (default the provider's production host) and `{NAME}_SECRET_ID`, and for its
-    worker whatever else its spec asks for (e.g. EvidenceSettings)."""
-    bases: tuple[type[BaseModel], ...] = (role, *(spec.settings if issubclass(role, WorkerSettings) else ()))
-    model = create_model(
-        f"{spec.name.capitalize()}{role.__name__}",
-        __base__=bases,
-        provider_base_url=(AnyHttpUrl, Field(AnyHttpUrl(spec.default_base_url), alias=spec.base_url_variable)),
-        provider_secret_id=(NonEmpty, Field(alias=spec.secret_variable)),
-    )
-    return cast(type[SettingsRole], model)
-
-
-class ApiSettings(EvidenceSettings):
-    # `{NAME}_QUEUE_URL` of every provider, by name (see `_queue_urls`).
-    queue_urls: dict[str, str]
-    # Presigned uploads should be used at once; a short life limits a leaked URL.
-    upload_url_expiry_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_EXPIRY_SECONDS")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _queue_urls(cls, environ: Any) -> Any:
-        """Each provider's queue: `{NAME}_QUEUE_URL`, else `PROVIDER_QUEUE_URL_PREFIX` + its name.
-
-        The prefix is how a provider added later is reached without touching the API's own
-        configuration: the template names every provider's queue `<stack>-<provider>`."""
-        from .providers import registry
-
-        if not isinstance(environ, dict):
-            return environ
-        prefix = environ.get(QUEUE_URL_PREFIX_VARIABLE, "").strip()
-        urls, missing = {}, []
-        for name, spec in registry().items():
-            url = environ.get(spec.queue_url_variable, "").strip() or (prefix + name if prefix else "")
-            if url:
-                urls[name] = url
-            else:
-                missing.append(spec.queue_url_variable)
-        if missing:
-            raise ConfigurationError(
-                f"invalid configuration: {', '.join(missing)}: missing (or set {QUEUE_URL_PREFIX_VARIABLE})"
-            )
-        return {**environ, "queue_urls": urls}
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

@@ -22,7 +22,8 @@ from .api_models import (
     decode_page_token,
     encode_page_token,
 )
-from .config import ApiSettings, EvidenceSettings
+from .api_settings import ApiSettings
+from .config import EvidenceSettings
 from .evidence import latin_name, size_problems, unique_names
 from .evidence_keys import TakesEvidence
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Source

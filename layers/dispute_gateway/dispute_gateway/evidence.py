@@ -20,18 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import EvidenceSettings
 from .evidence_keys import TakesEvidence
+from .file_types import SIGNATURE_BYTES, matches_signature
 from .models import EvidenceFile
 
-# (offset, bytes) runs that must all match, one tuple per accepted variant of the format.
-SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
-    "application/pdf": (((0, b"%PDF-"),),),
-    "image/png": (((0, b"\x89PNG\r\n\x1a\n"),),),
-    "image/jpeg": (((0, b"\xff\xd8\xff"),),),
-    "image/gif": (((0, b"GIF87a"),), ((0, b"GIF89a"),)),
-    "image/webp": (((0, b"RIFF"), (8, b"WEBP")),),
-    "image/tiff": (((0, b"II*\x00"),), ((0, b"MM\x00*"),)),
-}
-SIGNATURE_BYTES = 16
 _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/x-www-form-urlencoded"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 100
@@ -77,11 +68,6 @@ def resolve_content_type(declared: str | None, stored: str | None, filename: str
             return value
     guessed, _ = mimetypes.guess_type(filename)
     return (guessed or "application/octet-stream").lower()
-
-
-def matches_signature(content_type: str, head: bytes) -> bool:
-    variants = SIGNATURES.get(content_type, ())
-    return any(all(head[at : at + len(magic)] == magic for at, magic in variant) for variant in variants)
 
 
 def size_problems(files: Sequence[tuple[str, int]], settings: EvidenceSettings) -> list[tuple[int | None, str]]:

@@ -13,7 +13,7 @@ from .models import Dispute, InvalidDispute, Source, describe_validation_error
 from .providers.base import UnreadableMessage
 
 if TYPE_CHECKING:
-    from .providers import ProviderSpec
+    from .providers.spec import ProviderSpec
 
 _MAX_REFERENCE_LENGTH = 256
 

@@ -26,28 +26,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    GetJsonSchemaHandler,
     ValidationError,
     WithJsonSchema,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .plain_errors import described_pattern, matching, plain_message
 
-
-class _RegisteredProvider:
-    """A provider's name in a JSON schema: one of the registered providers' names."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        from .providers import provider_names  # read when a schema is made, after every import
-
-        return {"type": "string", "enum": list(provider_names())}
-
-
-# A record keeps the name it was filed under, even of a provider since removed.
-ProviderName = Annotated[str, _RegisteredProvider]
+# A record keeps the name it was filed under, even of a provider since removed: any provider name.
+# (The API's own bodies and parameters name the registered ones: see api_models.)
+PROVIDER_NAME_PATTERN = described_pattern(r"^[a-z][a-z0-9_]*$", "must be a provider's name: lower-case letters")
+ProviderName = Annotated[str, WithJsonSchema({"type": "string", "pattern": PROVIDER_NAME_PATTERN})]
 
 
 class Source(StrEnum):

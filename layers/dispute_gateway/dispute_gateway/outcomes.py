@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .config import ConfigurationError, TrackerSettings, load_settings, provider_settings_model
+from .config import ConfigurationError, TrackerSettings, load_settings
 from .models import DisputeRecord, Resolution
 from .observability import count_resolution, logger
 from .providers import ProviderSpec, registry
 from .providers.base import Call, CredentialsRejected, Outcome, OutcomeChecker, ProviderError
+from .providers.spec import provider_settings_model
 from .store import DisputeStore, Superseded, dispute_store
 from .transport import Deadline
 

@@ -14,77 +14,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
 
 from ..evidence_keys import TakesEvidence
+from .spec import ProviderSpec
 
-if TYPE_CHECKING:
-    from ..config import WorkerSettings
-    from ..models import DisputeRequest
-    from .base import DisputeProvider, OutcomeChecker
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    name: str  # a record's `provider` and the API body's; lower case letters
-    title: str  # as people write it, e.g. in log lines and the local banner
-    request: type[DisputeRequest]  # its queue body, and with `provider` its API body
-    credentials: type[BaseModel]  # its Secrets Manager value
-    client: str  # "module:attribute" of its client class (it has `from_settings(settings)`)
-    default_base_url: str
-    reference_fields: tuple[str, ...]  # fields naming the transaction, read even from an invalid body
-    # Settings its worker needs besides the provider's URL and secret, as settings model bases.
-    settings: tuple[type[BaseModel], ...] = ()
-    evidence: TakesEvidence | None = None
-    # "module:attribute" of its outcome checker (it has `from_settings(settings)`), when the
-    # provider can say what became of a dispute; without one its disputes are `untracked`.
-    outcomes: str | None = None
-
-    @property
-    def variable_prefix(self) -> str:
-        return self.name.upper()
-
-    @property
-    def base_url_variable(self) -> str:
-        return f"{self.variable_prefix}_BASE_URL"
-
-    @property
-    def secret_variable(self) -> str:
-        return f"{self.variable_prefix}_SECRET_ID"
-
-    @property
-    def queue_url_variable(self) -> str:
-        return f"{self.variable_prefix}_QUEUE_URL"
-
-    def settings_model(self) -> type[WorkerSettings]:
-        """Its worker's settings model."""
-        from ..config import WorkerSettings, provider_settings_model
-
-        return provider_settings_model(self, WorkerSettings)
-
-    @property
-    def tracks_outcomes(self) -> bool:
-        return self.outcomes is not None
-
-    def client_factory(self) -> Callable[[Any], DisputeProvider]:
-        factory: Callable[[Any], DisputeProvider] = _imported(self.client).from_settings
-        return factory
-
-    def outcomes_factory(self) -> Callable[[Any], OutcomeChecker]:
-        if self.outcomes is None:
-            raise LookupError(f"{self.title} cannot tell what became of a dispute")
-        factory: Callable[[Any], OutcomeChecker] = _imported(self.outcomes).from_settings
-        return factory
-
-
-def _imported(reference: str) -> Any:
-    module, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+# What provider packages and the core name from here.
+__all__ = ["ProviderSpec", "TakesEvidence", "evidence_provider", "provider_names", "provider_spec", "registry"]
 
 
 @cache

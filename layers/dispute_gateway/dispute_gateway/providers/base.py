@@ -24,7 +24,7 @@ from ..secrets import CredentialsUnavailable, ProviderSecret
 from ..transport import Deadline, http_session, redirect_host
 
 if TYPE_CHECKING:
-    from . import ProviderSpec
+    from .spec import ProviderSpec
 
 # What of a provider's answer the record keeps: the record's own levels leave 30 of DynamoDB's 32
 # for the answer, and 64 KiB leaves room for the rest of a 400 KB item.

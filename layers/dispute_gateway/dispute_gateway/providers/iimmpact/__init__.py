@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import ProviderSpec
+from ..spec import ProviderSpec
 from .models import NAME, IimmpactCredentials, IimmpactReportRequest
 
 SPEC = ProviderSpec(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...config import EvidenceSettings
-from .. import ProviderSpec
+from ..spec import ProviderSpec
 from .models import EVIDENCE, NAME, RepayCredentials, RepayDisputeRequest
 
 SPEC = ProviderSpec(
