@@ -362,7 +362,7 @@ def test_manifest_outside_a_folder_is_rejected_with_its_reason(aws, repay_sandbo
     record = aws.only_record()
     assert (record["status"], record["reference"], record["source"]) == ("rejected", "D-81", "s3")
     assert "repay/D-81/dispute.json is not in a folder of its own" in record["error"]
-    assert "repay/{deal_id}/{folder}/dispute.json" in record["error"]
+    assert "repay/{deal}/{folder}/dispute.json" in record["error"]
     assert repay_sandbox.requests == []
 
 

@@ -45,11 +45,9 @@ def _models() -> list[type[BaseModel]]:
     models: list[type[BaseModel]] = [EvidenceUploadRequest]
     for spec in registry().values():
         models.append(spec.request)
-        if spec.evidence is not None and getattr(spec.evidence, "manifest_model", None) is not None:
-            models.append(spec.evidence.manifest_model)
-    from dispute_gateway.providers.repay.models import EvidenceManifest
-
-    models.append(EvidenceManifest)
+        manifest = getattr(spec.request, "manifest_model", None)
+        if manifest is not None:
+            models.append(manifest)
     return models
 
 

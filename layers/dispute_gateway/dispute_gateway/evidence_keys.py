@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from pydantic import ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .models import PRINTABLE, DisputeRequest, EvidenceFile
+from .models import PRINTABLE, DisputeRequest, EvidenceFile, FileName, IdempotencyKey
 from .redaction import redact
 
 MANIFEST_NAME = "dispute.json"
@@ -40,6 +40,16 @@ class TakesEvidence:
 
     def folder(self, reference: str) -> str:
         return f"{self.prefix}{reference}/"
+
+    def is_manifest(self, key: str) -> bool:
+        """An object under the prefix named exactly as the manifest, wherever it is (a misplaced
+        one is refused, not ignored); S3's suffix filter also lets `x-dispute.json` through."""
+        return key.startswith(self.prefix) and key.rsplit("/", 1)[-1] == self.manifest
+
+    @property
+    def place(self) -> str:
+        """Where a manifest goes, in words: `{prefix}{owner}/{folder}/{manifest}`."""
+        return f"{self.prefix}{{{self.owner}}}/{{folder}}/{self.manifest}"
 
     def key_problem(self, key: str, reference: str) -> str | None:
         """Why `key` cannot be evidence of the dispute of `reference`, in plain words; None if it can."""
@@ -76,10 +86,31 @@ class TakesEvidence:
         }
 
 
+class EvidenceManifest(BaseModel):
+    """What every manifest may say (the provider's manifest adds what its request needs): the files
+    it files (else every other object of its folder) and its idempotency key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    files: list[FileName] | None = Field(None, min_length=1, max_length=100)
+    idempotency_key: IdempotencyKey | None = None
+
+
 class EvidenceRequest(DisputeRequest):
-    """A request that files evidence objects: each one under its own transaction's folder."""
+    """A request that files evidence objects: each one under its own transaction's folder.
+
+    A provider that takes evidence declares where (`evidence_place`), what its manifest holds
+    (`manifest_model`), and how its request is made from a manifest (`from_manifest`); reading
+    manifests, checking and streaming the files is the core's."""
 
     evidence_place: ClassVar[TakesEvidence]
+    manifest_model: ClassVar[type[EvidenceManifest]] = EvidenceManifest
+
+    @classmethod
+    def from_manifest(cls, reference: str, manifest: Any, evidence_keys: list[str]) -> Self:
+        """The request a manifest of `reference`'s folder files, its evidence the given objects."""
+        raise NotImplementedError
+
     if TYPE_CHECKING:
         # Declared by each request, where it sits among its own fields.
         evidence: Sequence[EvidenceFile]

@@ -25,12 +25,10 @@ from ...evidence import (
     EvidenceRejected,
     EvidenceStream,
     EvidenceUnavailable,
-    notification_bucket,
-    notification_key,
 )
+from ...manifests import ManifestReader
 from ...messages import read_json_object, request_or_invalid
 from ...models import Dispute, DisputeRecord, InvalidDispute, Source
-from ...observability import logger
 from ..base import (
     Accepted,
     Attempt,
@@ -41,12 +39,10 @@ from ..base import (
     ProviderEndpoint,
     Rejected,
     Transient,
-    UnreadableMessage,
     transient_from_exception,
 )
 from . import SPEC
 from .deals import DEALS_PATH, read_deal, repay_headers, with_error_text
-from .manifests import ManifestReader, is_manifest
 from .models import EVIDENCE, RepayCredentials, RepayDisputeRequest
 
 DISPUTES_PATH = DEALS_PATH + "/disputes"
@@ -59,7 +55,7 @@ class RepayProvider:
     def __init__(self, endpoint: ProviderEndpoint, evidence: EvidenceBucket) -> None:
         self._endpoint = endpoint
         self._evidence = evidence
-        self._manifests = ManifestReader(evidence)
+        self._manifests = ManifestReader(evidence, SPEC.name, RepayDisputeRequest)
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> RepayProvider:
@@ -73,30 +69,11 @@ class RepayProvider:
         if data.get("Event") == "s3:TestEvent":
             return []  # S3 sends it once when notifications are configured
         if "Records" in data:
-            return self._from_notification(data["Records"])
+            try:
+                return self._manifests.disputes(data["Records"])
+            except EvidenceUnavailable as error:
+                raise Transient(str(error)) from None
         return [request_or_invalid(SPEC, data, source=Source.SQS)]
-
-    def _from_notification(self, records: Any) -> list[Dispute | InvalidDispute]:
-        if not isinstance(records, list) or not records:
-            raise UnreadableMessage("an S3 notification without records")
-        created = [
-            r for r in records if isinstance(r, dict) and str(r.get("eventName", "")).startswith("ObjectCreated")
-        ]
-        if len(created) != len(records):
-            raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
-        manifests = [record for record in created if is_manifest(notification_key(record))]
-        if len(manifests) < len(created):
-            ignored = [notification_key(record) for record in created if record not in manifests]
-            logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
-        # A manifest is read once however often a message names it: S3 may notify one upload
-        # twice, and anyone who can send to the queue can repeat a record.
-        uploads = dict.fromkeys((notification_bucket(record), notification_key(record)) for record in manifests)
-        try:
-            return [self._manifests.dispute(bucket, key) for bucket, key in uploads]
-        except ValueError as error:
-            raise UnreadableMessage(str(error)) from None
-        except EvidenceUnavailable as error:
-            raise Transient(str(error)) from None
 
     # -- submission -----------------------------------------------------------------------------
     def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:

@@ -3,12 +3,12 @@ that files one from an upload, and its credentials."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ...evidence_keys import EvidenceRequest, TakesEvidence
-from ...models import Amount, DealId, EvidenceFile, FileName, IdempotencyKey, ObjectKey, decimal_key
+from ...evidence_keys import EvidenceManifest, EvidenceRequest, TakesEvidence
+from ...models import Amount, DealId, EvidenceFile, ObjectKey, decimal_key
 
 NAME: Final = "repay"
 EVIDENCE: Final = TakesEvidence(prefix=f"{NAME}/", owner="deal")
@@ -20,8 +20,15 @@ class RepayEvidenceFile(EvidenceFile):
     key: Annotated[ObjectKey, WithJsonSchema(EVIDENCE.key_schema())]
 
 
+class RepayManifest(EvidenceManifest):
+    """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
+
+    new_amount: Amount
+
+
 class RepayDisputeRequest(EvidenceRequest):
     evidence_place: ClassVar[TakesEvidence] = EVIDENCE
+    manifest_model: ClassVar[type[EvidenceManifest]] = RepayManifest
 
     provider_name: Literal["repay"] = Field(NAME, alias="provider")
     deal_id: DealId
@@ -32,6 +39,15 @@ class RepayDisputeRequest(EvidenceRequest):
     def reference(self) -> str:
         return self.deal_id
 
+    @classmethod
+    def from_manifest(cls, reference: str, manifest: Any, evidence_keys: list[str]) -> Self:
+        return cls(
+            deal_id=reference,
+            new_amount=manifest.new_amount,
+            evidence=[RepayEvidenceFile(key=key) for key in evidence_keys],
+            idempotency_key=manifest.idempotency_key,
+        )
+
     def normalised(self) -> dict[str, Any]:
         return {
             "provider": self.provider,
@@ -41,16 +57,6 @@ class RepayDisputeRequest(EvidenceRequest):
                 (item.key, (item.content_type or "").lower(), item.filename or "") for item in self.evidence
             ),
         }
-
-
-class EvidenceManifest(BaseModel):
-    """`dispute.json`, written last into an evidence folder: the upload alone files the dispute."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    new_amount: Amount
-    files: list[FileName] | None = Field(None, min_length=1, max_length=100)
-    idempotency_key: IdempotencyKey | None = None
 
 
 class RepayCredentials(BaseModel):

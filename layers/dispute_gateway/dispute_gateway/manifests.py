@@ -1,0 +1,124 @@
+"""Disputes filed by upload, for every provider that takes evidence: S3 notifies the provider's
+queue of each `{prefix}{reference}/{folder}/{manifest}`, written last into its folder.
+
+A manifest the service cannot use is bad input, kept with its reason and never dropped: one
+outside a folder of its own becomes a `rejected` record of its transaction, one whose key names
+no transaction goes to the dead-letter queue. An object whose name merely ends like a
+manifest's (S3's suffix filter lets `x-dispute.json` through) is not one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from .evidence import EvidenceBucket, notification_bucket, notification_key
+from .evidence_keys import EvidenceRequest
+from .json_depth import TooDeep, check_depth
+from .models import Dispute, InvalidDispute, Source, describe_validation_error
+from .observability import logger
+from .providers.base import UnreadableMessage
+
+
+class ManifestReader:
+    """The manifests of one provider that takes evidence: `request`'s place in the bucket, its
+    manifest model and how it makes its request from a manifest."""
+
+    def __init__(self, bucket: EvidenceBucket, provider: str, request: type[EvidenceRequest]) -> None:
+        self._bucket = bucket
+        self._provider = provider
+        self._request = request
+        self._place = request.evidence_place
+
+    def disputes(self, records: Any) -> list[Dispute | InvalidDispute]:
+        """The disputes an S3 notification's records ask for: one per manifest it names, read once
+        however often it is named (S3 may notify one upload twice, and anyone who can send to the
+        queue can repeat a record). Raises UnreadableMessage for a notification that is not one,
+        EvidenceUnavailable when S3 cannot be read now."""
+        if not isinstance(records, list) or not records:
+            raise UnreadableMessage("an S3 notification without records")
+        created = [
+            r for r in records if isinstance(r, dict) and str(r.get("eventName", "")).startswith("ObjectCreated")
+        ]
+        if len(created) != len(records):
+            raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
+        manifests = [record for record in created if self._place.is_manifest(notification_key(record))]
+        if len(manifests) < len(created):
+            ignored = [notification_key(record) for record in created if record not in manifests]
+            logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
+        uploads = dict.fromkeys((notification_bucket(record), notification_key(record)) for record in manifests)
+        try:
+            return [self.dispute(bucket, key) for bucket, key in uploads]
+        except ValueError as error:
+            raise UnreadableMessage(str(error)) from None
+
+    def dispute(self, bucket: str, key: str) -> Dispute | InvalidDispute:
+        """The dispute the manifest an S3 notification names asks for, as S3 holds it now.
+
+        Without an idempotency key, what the dispute is comes from what is read from S3, never
+        from the notification (its eTag and version are anyone's to write): the deal, the
+        manifest's key and bytes, and each evidence object's key and ETag as listed. The same
+        bytes uploaded again are the same dispute; a manifest written before its evidence, then
+        again after, is another one (its evidence is in it now) and files."""
+        place, manifest_name = self._place.place, self._place.manifest
+        parts = key[len(self._place.prefix) :].split("/")
+        if len(parts) < 2 or not parts[0]:
+            raise ValueError(f"{key} names no {self._place.owner}: a manifest's key is {place}")
+        reference, folder = parts[0], key.rsplit("/", 1)[0] + "/"
+        identity: dict[str, Any] = {"reference": reference, "manifest": key}
+
+        def invalid(reason: str, idempotency_key: str | None = None) -> InvalidDispute:
+            return InvalidDispute.from_message(
+                self._provider, reference, Source.S3, identity, reason, idempotency_key, identity
+            )
+
+        if len(parts) < 3:
+            # Its folder would be the transaction's whole prefix, with every other upload's evidence in it.
+            return invalid(f"{key} is not in a folder of its own: a manifest's key is {place}")
+        if bucket != self._bucket.name:
+            identity["bucket"] = bucket
+            return invalid(f"evidence must be in the evidence bucket, not {bucket}")
+        raw = self._bucket.read_manifest(key)
+        identity["sha256"] = hashlib.sha256(raw).hexdigest() if raw is not None else None
+        if raw is None:
+            return invalid(f"{key} was deleted before it could be read")
+        try:
+            check_depth(raw, manifest_name)
+            data = json.loads(raw)
+        except TooDeep as too_deep:
+            return invalid(str(too_deep))
+        except (ValueError, RecursionError):
+            return invalid(f"{manifest_name} is not JSON")
+        try:
+            manifest = self._request.manifest_model.model_validate(data)
+        except ValidationError as error:
+            given_key = data.get("idempotency_key") if isinstance(data, dict) else None
+            reason = f"invalid {manifest_name}: {describe_validation_error(error)}"
+            return invalid(reason, given_key if isinstance(given_key, str) and given_key else None)
+        listed = self._bucket.folder_objects(folder)
+        if manifest.files is not None:
+            keys = [folder + name for name in manifest.files]
+        else:
+            keys = [evidence_key for evidence_key in listed if evidence_key != key]
+        identity["evidence"] = [[evidence_key, listed.get(evidence_key)] for evidence_key in keys]
+        problem = _unlisted(folder, keys, listed, manifest_name)
+        if problem is not None:
+            return invalid(problem)
+        try:
+            request = self._request.from_manifest(reference, manifest, keys)
+        except ValidationError as error:
+            return invalid(f"invalid dispute in {folder}: {describe_validation_error(error)}")
+        etags = {evidence_key: listed[evidence_key] for evidence_key in keys}
+        return Dispute.from_request(request, Source.S3, None if manifest.idempotency_key else identity, etags)
+
+
+def _unlisted(folder: str, keys: list[str], listed: dict[str, str], manifest_name: str) -> str | None:
+    """Why evidence the manifest asks for is not there (it may come later: a manifest written
+    again once it is there is another request, and files)."""
+    if not keys:
+        return f"no evidence in {folder}: upload the evidence files there first, then {manifest_name}"
+    missing = [evidence_key for evidence_key in keys if evidence_key not in listed]
+    return f"evidence missing: {', '.join(missing)}" if missing else None
