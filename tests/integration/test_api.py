@@ -377,3 +377,15 @@ def test_every_refusal_is_in_plain_words(api, method, route, path, body, query):
 def test_a_negative_amount_is_refused_for_its_sign(api):
     answer = api.call("POST", "/disputes", body={**REPAY, "new_amount": "-5"})
     assert {"field": "new_amount", "message": "must be greater than 0"} in answer.body["errors"]
+
+
+def test_evidence_uploads_take_a_provider_and_a_reference_by_either_name(aws, api):
+    files = [{"filename": "a.pdf", "content_type": "application/pdf", "size": 5}]
+    by_deal = api.call("POST", "/evidence-uploads", body={"deal_id": "D-1", "files": files})
+    by_reference = api.call("POST", "/evidence-uploads", body={"provider": "repay", "reference": "D-1", "files": files})
+    for answer in (by_deal, by_reference):
+        assert answer.status == 201, answer.body
+        assert (answer.body["provider"], answer.body["reference"]) == ("repay", "D-1")
+        assert answer.body["folder"].startswith("repay/D-1/")
+    wrong = api.call("POST", "/evidence-uploads", body={"provider": "iimmpact", "reference": "T-1", "files": files})
+    assert wrong.status == 422 and wrong.body["errors"][0]["field"] == "provider"

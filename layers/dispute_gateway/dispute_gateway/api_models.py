@@ -8,12 +8,12 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic.fields import FieldInfo
 
 from .config import DEFAULT_EVIDENCE_ALLOWED_TYPES, DEFAULT_EVIDENCE_MAX_FILE_BYTES, DEFAULT_EVIDENCE_MAX_FILES
 from .models import (
     ContentType,
-    DealId,
     DisputeRecord,
     DisputeRequest,
     DisputeView,
@@ -21,7 +21,7 @@ from .models import (
     Status,
 )
 from .plain_errors import plain_message
-from .providers import ProviderSpec, evidence_provider, provider_names, registry
+from .providers import ProviderSpec, evidence_providers, provider_names, registry
 
 
 def _api_body(spec: ProviderSpec) -> type[DisputeRequest]:
@@ -119,28 +119,63 @@ class DisputePage(BaseModel):
     next_token: str | None = None
 
 
-_EVIDENCE_PLACE = evidence_provider().evidence
-assert _EVIDENCE_PLACE is not None
-_MANIFEST = _EVIDENCE_PLACE.manifest
+class DeclaredFileBase(BaseModel):
+    """A file a caller is about to upload: what its presigned POST will be confined to."""
 
-
-# The document shows the default evidence limits; the server checks the configured ones.
-class DeclaredFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # The folder's manifest is presigned on its own; the service refuses a file of its name.
-    filename: FileName = Field(json_schema_extra={"not": {"const": _MANIFEST}})
-    content_type: ContentType = Field(json_schema_extra={"enum": list(DEFAULT_EVIDENCE_ALLOWED_TYPES.split(","))})
-    size: int = Field(ge=1, json_schema_extra={"maximum": DEFAULT_EVIDENCE_MAX_FILE_BYTES})
+    filename: FileName
+    content_type: ContentType
+    size: int = Field(ge=1)
 
 
-class EvidenceUploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    deal_id: DealId
-    files: list[DeclaredFile] = Field(
-        min_length=1, max_length=100, json_schema_extra={"maxItems": DEFAULT_EVIDENCE_MAX_FILES}
+def _upload_body(spec: ProviderSpec, only: bool) -> type[BaseModel]:
+    """`POST /evidence-uploads`'s body for `spec`'s evidence: its `provider` (optional when it is the
+    only provider that takes evidence, so callers from before there could be several keep
+    working), the transaction's `reference` (also taken as the provider's own name for it, e.g.
+    `deal_id`), and the files, each within the provider's limits as the document shows them
+    (the server checks the configured ones, which may be stricter)."""
+    place = spec.evidence
+    assert place is not None
+    types: list[Any] = list(place.allowed_types or DEFAULT_EVIDENCE_ALLOWED_TYPES.split(","))
+    declared = create_model(
+        f"{spec.name.capitalize()}DeclaredFile",
+        __base__=DeclaredFileBase,
+        __module__=__name__,
+        # The folder's manifest is presigned on its own; the service refuses a file of its name.
+        filename=(FileName, Field(json_schema_extra={"not": {"const": place.manifest}})),
+        content_type=(ContentType, Field(json_schema_extra={"enum": types})),
+        size=(int, Field(ge=1, json_schema_extra={"maximum": place.max_file_bytes or DEFAULT_EVIDENCE_MAX_FILE_BYTES})),
     )
+    own_name = spec.reference_fields[0]
+    reference = FieldInfo.merge_field_infos(
+        spec.request.model_fields[own_name], validation_alias=AliasChoices("reference", own_name)
+    )
+    tag: Any = Literal[spec.name]
+    return create_model(
+        f"{spec.name.capitalize()}EvidenceUploadBody",
+        __module__=__name__,
+        __config__=ConfigDict(extra="forbid"),
+        provider=(tag, Field(spec.name) if only else Field()),
+        reference=(str, reference),
+        files=(
+            list[declared],
+            Field(
+                min_length=1,
+                max_length=100,
+                json_schema_extra={"maxItems": place.max_files or DEFAULT_EVIDENCE_MAX_FILES},
+            ),
+        ),
+    )
+
+
+_UPLOAD_BODIES = tuple(_upload_body(spec, len(evidence_providers()) == 1) for spec in evidence_providers().values())
+if TYPE_CHECKING:
+    EvidenceUploadRequest = DeclaredFileBase
+elif len(_UPLOAD_BODIES) == 1:
+    EvidenceUploadRequest = _UPLOAD_BODIES[0]
+else:
+    EvidenceUploadRequest = Annotated[Union[_UPLOAD_BODIES], Field(discriminator="provider")]  # noqa: UP007
 
 
 class PresignedPost(BaseModel):
@@ -156,7 +191,8 @@ class FileUpload(PresignedPost):
 
 
 class EvidenceUploads(BaseModel):
-    deal_id: str
+    provider: RegisteredProvider
+    reference: str
     folder: str
     expires_in: int
     files: list[FileUpload]

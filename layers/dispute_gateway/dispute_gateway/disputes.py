@@ -13,7 +13,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .api_models import (
     DisputePage,
-    EvidenceUploadRequest,
     EvidenceUploads,
     FileUpload,
     InvalidRequestError,
@@ -24,10 +23,10 @@ from .api_models import (
 )
 from .api_settings import ApiSettings
 from .config import EvidenceSettings
-from .evidence import latin_name, size_problems, unique_names
+from .evidence import EvidenceLimits, latin_name, size_problems, unique_names
 from .evidence_keys import TakesEvidence
 from .models import Dispute, DisputeRecord, DisputeRequest, DisputeView, Source
-from .providers import evidence_provider, provider_names
+from .providers import evidence_providers, provider_names
 from .redaction import redact
 from .store import LISTINGS, DisputeStore, dispute_store
 
@@ -137,26 +136,29 @@ def _scrub(value: Any) -> Any:
 
 
 class UploadService:
-    """Presigned S3 POSTs, each confined to one key, its content type and its size."""
+    """Presigned S3 POSTs, each confined to one key, its content type and its size, into a new
+    folder of the transaction, for any provider that takes evidence."""
 
-    def __init__(self, settings: EvidenceSettings, s3: Any, expiry_seconds: int, place: TakesEvidence) -> None:
+    def __init__(self, settings: EvidenceSettings, s3: Any, expiry_seconds: int, places: Mapping[str, TakesEvidence]):
         self._settings = settings
         self._s3 = s3
         self._expiry = expiry_seconds
-        self._place = place
+        self._places = dict(places)
+        self._limits = {name: EvidenceLimits.of(settings, place) for name, place in places.items()}
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> UploadService:
-        place = evidence_provider().evidence
-        assert place is not None
-        return cls(settings, boto3.client("s3"), settings.upload_url_expiry_seconds, place)
+        places = {name: spec.evidence for name, spec in evidence_providers().items() if spec.evidence is not None}
+        return cls(settings, boto3.client("s3"), settings.upload_url_expiry_seconds, places)
 
-    def presign(self, request: EvidenceUploadRequest) -> EvidenceUploads:
+    def presign(self, request: Any) -> EvidenceUploads:
+        """`request`: one of the evidence providers' upload bodies (`EvidenceUploadRequest`)."""
         self._check(request)
-        folder = f"{self._place.prefix}{request.deal_id}/{uuid.uuid4().hex}/"
+        place = self._places[request.provider]
+        folder = f"{place.folder(request.reference)}{uuid.uuid4().hex}/"
         # A name that only becomes the manifest's in Latin ("dispute .json") is numbered instead:
         # presigning it would hand out the manifest's own key.
-        names = unique_names((latin_name(item.filename) for item in request.files), reserved=[self._place.manifest])
+        names = unique_names((latin_name(item.filename) for item in request.files), reserved=[place.manifest])
         files = [
             FileUpload(
                 filename=name,
@@ -166,12 +168,17 @@ class UploadService:
             )
             for item, name in zip(request.files, names, strict=True)
         ]
-        manifest = self._post(folder + self._place.manifest, "application/json", 2, MANIFEST_MAX_BYTES)
+        manifest = self._post(folder + place.manifest, "application/json", 2, MANIFEST_MAX_BYTES)
         return EvidenceUploads(
-            deal_id=request.deal_id, folder=folder, expires_in=self._expiry, files=files, manifest=manifest
+            provider=request.provider,
+            reference=request.reference,
+            folder=folder,
+            expires_in=self._expiry,
+            files=files,
+            manifest=manifest,
         )
 
-    def _check(self, request: EvidenceUploadRequest) -> None:
+    def _check(self, request: Any) -> None:
         problems = self.problems(request.model_dump())
         if problems:
             raise InvalidRequestError(problems)
@@ -180,25 +187,30 @@ class UploadService:
         """What the configured rules (manifest name, allowed types, sizes) refuse in an upload
         request's body, read as leniently as it comes: asked for an invalid body too, so that its
         answer names every offending field, not only those its schema catches."""
+        given = body.get("provider") if isinstance(body, dict) else None
+        only = next(iter(self._places)) if len(self._places) == 1 else None
+        name = given if given in self._places else only
+        if name is None:
+            return []  # no provider to judge by: the schema's answer names `provider`
+        place, limits = self._places[name], self._limits[name]
         declared = body.get("files") if isinstance(body, dict) else None
         items = [item if isinstance(item, dict) else {} for item in declared] if isinstance(declared, list) else []
-        manifest, allowed = self._place.manifest, self._settings.allowed_types
         problems = [
             Problem(
                 field=f"files.{index}.filename",
-                message=f"{manifest} is the folder's manifest, which this answer presigns on its own "
+                message=f"{place.manifest} is the folder's manifest, which this answer presigns on its own "
                 "(`manifest`): give the evidence file another name",
             )
             for index, item in enumerate(items)
-            if item.get("filename") == manifest
+            if item.get("filename") == place.manifest
         ]
         problems += [
             Problem(
                 field=f"files.{index}.content_type",
-                message=f"{item['content_type']} is not allowed: send one of {', '.join(sorted(allowed))}",
+                message=f"{item['content_type']} is not allowed: send one of {', '.join(sorted(limits.allowed_types))}",
             )
             for index, item in enumerate(items)
-            if isinstance(item.get("content_type"), str) and item["content_type"] not in allowed
+            if isinstance(item.get("content_type"), str) and item["content_type"] not in limits.allowed_types
         ]
         sized = [
             (str(item.get("filename") or f"file {index + 1}"), item["size"])
@@ -208,7 +220,7 @@ class UploadService:
         if len(sized) == len(items):
             problems += [
                 Problem(field="files" if index is None else f"files.{index}.size", message=message)
-                for index, message in size_problems(sized, self._settings)
+                for index, message in size_problems(sized, limits)
             ]
         return problems
 

@@ -12,6 +12,7 @@ import mimetypes
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -70,21 +71,45 @@ def resolve_content_type(declared: str | None, stored: str | None, filename: str
     return (guessed or "application/octet-stream").lower()
 
 
-def size_problems(files: Sequence[tuple[str, int]], settings: EvidenceSettings) -> list[tuple[int | None, str]]:
+@dataclass(frozen=True)
+class EvidenceLimits:
+    """What one provider's disputes may carry: the stricter of the deployment's settings and what
+    the provider itself accepts (its TakesEvidence)."""
+
+    max_files: int
+    max_file_bytes: int
+    max_total_bytes: int
+    allowed_types: frozenset[str]
+
+    @classmethod
+    def of(cls, settings: EvidenceSettings, place: TakesEvidence) -> EvidenceLimits:
+        def stricter(configured: int, own: int | None) -> int:
+            return configured if own is None else min(configured, own)
+
+        types = settings.allowed_types
+        return cls(
+            max_files=stricter(settings.evidence_max_files, place.max_files),
+            max_file_bytes=stricter(settings.evidence_max_file_bytes, place.max_file_bytes),
+            max_total_bytes=stricter(settings.evidence_max_total_bytes, place.max_total_bytes),
+            allowed_types=types if place.allowed_types is None else types & frozenset(place.allowed_types),
+        )
+
+
+def size_problems(files: Sequence[tuple[str, int]], limits: EvidenceLimits) -> list[tuple[int | None, str]]:
     """Every way a dispute's files, each (name, size), break the limits, each with the index of the
     file it is about (None: about them all); empty when none."""
     problems: list[tuple[int | None, str]] = []
-    if len(files) > settings.evidence_max_files:
-        problems.append((None, f"{len(files)} files, more than the {settings.evidence_max_files} allowed"))
+    if len(files) > limits.max_files:
+        problems.append((None, f"{len(files)} files, more than the {limits.max_files} allowed"))
     for index, (name, size) in enumerate(files):
         if size <= 0:
             problems.append((index, f"{name} is empty"))
-        elif size > settings.evidence_max_file_bytes:
-            limit = settings.evidence_max_file_bytes
+        elif size > limits.max_file_bytes:
+            limit = limits.max_file_bytes
             problems.append((index, f"{name} has {size} bytes, more than the {limit} allowed for one file"))
     total = sum(size for _, size in files)
-    if total > settings.evidence_max_total_bytes:
-        problems.append((None, f"{total} bytes in all, more than the {settings.evidence_max_total_bytes} allowed"))
+    if total > limits.max_total_bytes:
+        problems.append((None, f"{total} bytes in all, more than the {limits.max_total_bytes} allowed"))
     return problems
 
 
@@ -96,7 +121,7 @@ class EvidenceBucket:
     def __init__(self, settings: EvidenceSettings, client: Any, place: TakesEvidence) -> None:
         self.name = settings.evidence_bucket
         self.place = place
-        self._settings = settings
+        self.limits = EvidenceLimits.of(settings, place)
         self._s3 = client
 
     def open(
@@ -134,12 +159,12 @@ class EvidenceBucket:
         return EvidenceStream(item.key, filename, content_type, size, etag, response["Body"])
 
     def _check(self, streams: Sequence[EvidenceStream]) -> None:
-        problems = size_problems([(stream.key, stream.size) for stream in streams], self._settings)
+        problems = size_problems([(stream.key, stream.size) for stream in streams], self.limits)
         if problems:
             raise EvidenceRejected("evidence refused: " + "; ".join(message for _, message in problems))
         for stream in streams:
-            if stream.content_type not in self._settings.allowed_types:
-                allowed = ", ".join(sorted(self._settings.allowed_types))
+            if stream.content_type not in self.limits.allowed_types:
+                allowed = ", ".join(sorted(self.limits.allowed_types))
                 raise EvidenceRejected(f"{stream.key}: type {stream.content_type} is not allowed (allowed: {allowed})")
             if not matches_signature(stream.content_type, stream.peek(SIGNATURE_BYTES)):
                 raise EvidenceRejected(f"{stream.key}: its bytes do not match its type, {stream.content_type}")

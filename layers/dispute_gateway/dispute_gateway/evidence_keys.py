@@ -37,6 +37,12 @@ class TakesEvidence:
     prefix: str
     manifest: str = MANIFEST_NAME
     owner: str = "transaction"
+    # What the provider itself accepts, when it is stricter than the deployment's EVIDENCE_* settings
+    # (None: the settings alone): files per dispute, bytes per file and in all, media types.
+    max_files: int | None = None
+    max_file_bytes: int | None = None
+    max_total_bytes: int | None = None
+    allowed_types: tuple[str, ...] | None = None
 
     def folder(self, reference: str) -> str:
         return f"{self.prefix}{reference}/"

@@ -20,7 +20,7 @@ from ..evidence_keys import TakesEvidence
 from .spec import ProviderSpec
 
 # What provider packages and the core name from here.
-__all__ = ["ProviderSpec", "TakesEvidence", "evidence_provider", "provider_names", "provider_spec", "registry"]
+__all__ = ["ProviderSpec", "TakesEvidence", "evidence_providers", "provider_names", "provider_spec", "registry"]
 
 
 @cache
@@ -49,9 +49,6 @@ def provider_spec(name: str) -> ProviderSpec:
         raise KeyError(f"no provider named {name!r}; known: {', '.join(provider_names())}") from None
 
 
-def evidence_provider() -> ProviderSpec:
-    """The provider that takes evidence uploads (POST /evidence-uploads has no `provider` field)."""
-    takers = [spec for spec in registry().values() if spec.evidence is not None]
-    if len(takers) != 1:
-        raise RuntimeError(f"exactly one provider may take evidence uploads, found {len(takers)}")
-    return takers[0]
+def evidence_providers() -> dict[str, ProviderSpec]:
+    """The providers that take evidence (uploads, manifests), by name: any number of them."""
+    return {name: spec for name, spec in registry().items() if spec.evidence is not None}
