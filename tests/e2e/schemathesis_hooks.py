@@ -1,9 +1,10 @@
 """Schemathesis hooks for test_openapi_fuzz (loaded through SCHEMATHESIS_HOOKS).
 
-A Repay dispute's evidence keys lie under `repay/{deal_id}/` of the same body: a rule between two
-fields, which an OpenAPI document cannot state (it states what a key alone must be). A body
-generated as valid is made to keep it, each key moved into the body's own deal folder; a body
-generated as invalid is left as it is, so the server's refusal of it is still checked.
+A Repay dispute's evidence keys lie under `repay/{deal_id}/` of the same body, each named once:
+rules between fields and items, which an OpenAPI document cannot state (it states what a key
+alone must be). A body generated as valid is made to keep them, each key moved into the body's
+own deal folder and made unique; a body generated as invalid is left as it is, so the server's
+refusal of it is still checked.
 """
 
 from __future__ import annotations
@@ -25,14 +26,20 @@ def map_case(context: Any, case: Any) -> Any:
     if body.get("provider") != NAME or not isinstance(deal_id, str) or not isinstance(evidence, list):
         return case
     # A new body: cases of one operation may share parts of theirs.
-    case.body = {**body, "evidence": [moved(item, deal_id) for item in evidence]}
+    case.body = {**body, "evidence": [moved(item, deal_id, index) for index, item in enumerate(evidence)]}
     return case
 
 
-def moved(item: Any, deal_id: str) -> Any:
+def moved(item: Any, deal_id: str, index: int) -> Any:
     if not isinstance(item, dict) or not isinstance(item.get("key"), str):
         return item
-    return {**item, "key": in_deal_folder(item["key"], deal_id)}
+    key = in_deal_folder(item["key"], deal_id)
+    if index:
+        # Unique: a second folder level named after the item's place keeps the key valid.
+        folder, _, name = key.rpartition("/")
+        unique = f"{folder}/{index}/{name}"
+        key = unique if len(unique) <= KEY_MAX_LENGTH else f"{EVIDENCE.folder(deal_id)}{index}/evidence.pdf"
+    return {**item, "key": key}
 
 
 def in_deal_folder(key: str, deal_id: str) -> str:

@@ -362,6 +362,7 @@ JARGON = ("pattern", "List should", "Input should", "String should", "after vali
         ("POST", "/disputes", None, {"provider": "repay", "deal_id": "../x", "new_amount": "-5", "evidence": []}, None),
         ("POST", "/disputes", None, {"provider": "nobody"}, None),
         ("POST", "/evidence-uploads", None, {"deal_id": "../x", "files": []}, None),
+        ("POST", "/evidence-uploads", None, {"provider": {}, "reference": [], "files": {}}, None),
         ("GET", "/disputes/{dispute_id}", "/disputes/NOT-AN-ID", None, None),
         ("GET", "/disputes", None, None, {"status": "lost-in-space"}),
         ("GET", "/disputes", None, None, {"reference": ""}),
