@@ -2,7 +2,7 @@
 
 Evidence is streamed from S3 to Repay, so the function's peak memory must not grow with the
 evidence's size; the worker's S3 requests per evidence file are counted too, for a command and
-for an upload (its dispute.json's S3 notification: the manifest and its folder's listing are read
+for an upload (its dispute.json's EventBridge event: the manifest and its folder's listing are read
 besides the files). Each case runs the real handler in a fresh process (its own peak RSS), with
 moto's server and the Repay sandbox in processes of their own so their memory is not counted.
 Prints figures; not a test.
@@ -111,11 +111,11 @@ def run_case(
         keys.append(key)
     message: dict[str, Any] = {"deal_id": deal_id, "new_amount": "1000", "evidence": [{"key": key} for key in keys]}
     if upload:
-        from tests.conftest import s3_notification
+        from tests.conftest import object_created
 
         manifest = f"repay/{deal_id}/bench/dispute.json"
         answer = stack.client("s3").put_object(Bucket=bucket, Key=manifest, Body=b'{"new_amount": "1000"}')
-        message = {"Records": [s3_notification(bucket, manifest, answer["ETag"])]}
+        message = object_created(bucket, manifest, answer["ETag"])
     started = time.perf_counter()
     output = (
         subprocess.run(

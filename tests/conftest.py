@@ -230,6 +230,32 @@ def s3_notification(bucket: str, key: str, etag: str, event_name: str = "ObjectC
     }
 
 
+def object_created(
+    bucket: str, key: str, etag: str, *, detail_type: str = "Object Created", reason: str = "PutObject"
+) -> dict[str, Any]:
+    """The EventBridge event S3 sends for a new object, as a rule puts it on a queue (the message
+    body): the key as stored, not URL-encoded."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": "2026-11-21T06:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 20, "etag": etag.strip('"'), "sequencer": "0A1B"},
+            "request-id": "R",
+            "requester": ACCOUNT,
+            "source-ip-address": "192.0.2.1",
+            "reason": reason,
+        },
+    }
+
+
 def deliver(app: Any, body: dict[str, Any] | str, *, receive_count: int = 1, message_id: str = "m-1") -> list[str]:
     """One SQS delivery to a worker; returns the ids of the messages that go back to the queue."""
     raw = body if isinstance(body, str) else json.dumps(body)

@@ -1,12 +1,14 @@
 """S3 buckets of the template as the local stack sees them, and the API requests that recreate them.
 
 Only what changes how the service behaves locally is reproduced: the bucket, its default
-encryption, versioning, public access block, ownership, and notifications to queues. Lifecycle
-rules and bucket policies are left out: moto stores them but never applies them.
+encryption, versioning, public access block, ownership, and notifications (to queues, and to
+EventBridge, whose rules the local stack creates from the template too). Lifecycle rules and
+bucket policies are left out: moto stores them but never applies them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,18 @@ class BucketSpec:
     public_access_block: dict[str, Any] | None = None
     ownership_controls: dict[str, Any] | None = None
     queue_notifications: tuple[QueueNotification, ...] = ()
+    # NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled: every event to the default bus.
+    eventbridge: bool = False
+
+    def notification_configuration(self, queue_arn: Callable[[QueueNotification], str]) -> dict[str, Any] | None:
+        """PutBucketNotificationConfiguration's configuration (`queue_arn`: each notification's
+        queue's ARN); None when the bucket notifies nothing."""
+        configuration: dict[str, Any] = {}
+        if self.queue_notifications:
+            configuration["QueueConfigurations"] = [n.request(queue_arn(n)) for n in self.queue_notifications]
+        if self.eventbridge:
+            configuration["EventBridgeConfiguration"] = {}  # S3's API enables it by its presence
+        return configuration or None
 
     def configuration_requests(self, name: str) -> list[tuple[str, dict[str, Any]]]:
         """(S3 client method, keyword arguments) that give bucket `name` this spec's settings."""
@@ -65,7 +79,9 @@ class BucketSpec:
 
 def bucket_spec(logical_id: str, props: dict[str, Any]) -> BucketSpec:
     """The spec of an AWS::S3::Bucket from its (parameter-resolved) CloudFormation properties."""
-    notifications = (props.get("NotificationConfiguration") or {}).get("QueueConfigurations") or []
+    configuration = props.get("NotificationConfiguration") or {}
+    notifications = configuration.get("QueueConfigurations") or []
+    eventbridge = (configuration.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled", False)
     return BucketSpec(
         logical_id=logical_id,
         name=props.get("BucketName"),
@@ -74,6 +90,7 @@ def bucket_spec(logical_id: str, props: dict[str, Any]) -> BucketSpec:
         public_access_block=props.get("PublicAccessBlockConfiguration"),
         ownership_controls=props.get("OwnershipControls"),
         queue_notifications=tuple(_queue_notification(logical_id, item) for item in notifications),
+        eventbridge=_flag(eventbridge),
     )
 
 

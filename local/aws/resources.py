@@ -9,11 +9,13 @@ from typing import Any, Protocol
 
 from local.aws.buckets import BucketSpec, QueueNotification
 from local.aws.intrinsics import as_text, is_resolved, resolve
+from local.aws.rules import DEFAULT_BUS, EventRuleSpec
 from local.aws.template import QueueSpec, StackModel
 
 # S3 refuses a LocationConstraint naming its default region.
 _S3_DEFAULT_REGION = "us-east-1"
 _MAX_BUCKET_NAME = 63
+_MAX_RULE_NAME = 64
 
 
 class ClientFactory(Protocol):
@@ -55,6 +57,8 @@ class LocalResources:
         self._create_queues()
         self._create_event_buses()
         self._create_buckets()
+        # Before the buckets notify: their first events find the rules that route them.
+        self._create_event_rules()
         self._configure_bucket_notifications()
         self._create_secrets()
         for logical_id, function in self._model.functions.items():
@@ -64,8 +68,12 @@ class LocalResources:
                 f"arn:aws:lambda:{self._model.region}:{self._model.account}:function:{name}"
             )
 
-    def _generated_name(self, logical_id: str) -> str:
-        return f"{self._model.stack_name}-{logical_id}-{self._suffix}"
+    def _generated_name(self, logical_id: str, limit: int | None = None) -> str:
+        """As CloudFormation names an unnamed resource; shortened to `limit`, the random part kept."""
+        stem = f"{self._model.stack_name}-{logical_id}"
+        if limit is not None:
+            stem = stem[: limit - len(self._suffix) - 1]
+        return f"{stem}-{self._suffix}"
 
     def _create_tables(self) -> None:
         dynamodb = self._clients.client("dynamodb")
@@ -160,21 +168,47 @@ class LocalResources:
                 }
             )
 
+    def _create_event_rules(self) -> None:
+        """The template's event-matching rules on the embedded AWS's EventBridge, with their queue targets."""
+        events = self._clients.client("events")
+        for rule in self._model.event_rules.values():
+            name = rule.name or self._generated_name(rule.logical_id, _MAX_RULE_NAME)
+            bus = self.resolve(rule.bus, f"rule {rule.logical_id}") if rule.bus is not None else DEFAULT_BUS
+            pattern = self.resolve(rule.pattern, f"rule {rule.logical_id}")
+            arn = events.put_rule(
+                Name=name,
+                EventBusName=bus,
+                EventPattern=json.dumps(pattern),
+                State="ENABLED" if rule.enabled else "DISABLED",
+            )["RuleArn"]
+            targets = [{"Id": target, "Arn": self._queue_arn(rule, queue)} for target, queue in rule.queue_targets]
+            if targets:
+                events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+            self.refs[rule.logical_id] = name
+            self.attributes[(rule.logical_id, "Arn")] = arn
+
+    def _queue_arn(self, rule: EventRuleSpec, queue: str) -> str:
+        arn = self.get_att(queue, "Arn")
+        if arn is None:
+            raise ValueError(f"rule {rule.logical_id}: {queue} is not a queue of the template")
+        return arn
+
     def _configure_bucket_notifications(self) -> None:
-        """Once the queues exist. Like S3, moto then sends each queue an s3:TestEvent message."""
+        """Once the queues and rules exist. Like S3, moto then sends each queue notified directly an
+        s3:TestEvent message (none through EventBridge)."""
         s3 = self._clients.client("s3")
         for logical_id, bucket in self._model.buckets.items():
-            if bucket.queue_notifications:
-                configurations = [self._queue_configuration(bucket, n) for n in bucket.queue_notifications]
+            configuration = bucket.notification_configuration(lambda n, b=bucket: self._notified_queue(b, n))
+            if configuration is not None:
                 s3.put_bucket_notification_configuration(
-                    Bucket=self.refs[logical_id], NotificationConfiguration={"QueueConfigurations": configurations}
+                    Bucket=self.refs[logical_id], NotificationConfiguration=configuration
                 )
 
-    def _queue_configuration(self, bucket: BucketSpec, notification: QueueNotification) -> dict[str, Any]:
+    def _notified_queue(self, bucket: BucketSpec, notification: QueueNotification) -> str:
         queue_arn = self.get_att(notification.queue, "Arn")
         if queue_arn is None:
             raise ValueError(f"bucket {bucket.logical_id}: {notification.queue} is not a queue of the template")
-        return notification.request(queue_arn)
+        return queue_arn
 
     def _create_secrets(self) -> None:
         secrets = self._clients.client("secretsmanager")

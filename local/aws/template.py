@@ -23,6 +23,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from local.aws.buckets import BucketSpec, bucket_spec
 from local.aws.intrinsics import Scope, referenced_id, resolve
+from local.aws.rules import EventRuleSpec, event_rule_spec
 from local.runtime.routes import HttpRoute, http_routes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +242,8 @@ class StackModel:
     buckets: dict[str, BucketSpec]
     functions: dict[str, FunctionSpec]
     event_buses: dict[str, EventBusSpec] = field(default_factory=dict)
+    # Rules that match events (not the schedules, which are their functions'), by logical id.
+    event_rules: dict[str, EventRuleSpec] = field(default_factory=dict)
 
 
 # Event source mapping defaults, as documented for AWS::Lambda::EventSourceMapping: SQS, then streams.
@@ -295,6 +298,11 @@ def load_model(
         buckets={lid: bucket_spec(lid, props) for lid, props in by_type.get("AWS::S3::Bucket", {}).items()},
         functions=functions,
         event_buses={lid: _event_bus(lid, props) for lid, props in by_type.get("AWS::Events::EventBus", {}).items()},
+        event_rules={
+            lid: event_rule_spec(lid, props, set(by_type.get("AWS::SQS::Queue", {})))
+            for lid, props in by_type.get("AWS::Events::Rule", {}).items()
+            if "EventPattern" in props
+        },
     )
 
 

@@ -1,11 +1,11 @@
 """`make demo`: the service on this machine, disputes filed through every route, the records printed.
 
-Routes: the HTTP API on a loopback port (an IIMMPACT dispute; a Repay one whose evidence goes
-up through presigned S3 POSTs), each provider's queue, and an S3 upload whose dispute.json
-files a Repay dispute (see `local.demo.api_cases` and `local.demo.cases`). Plus a dispute IIMMPACT
-refuses and a poison message, which must end in the IIMMPACT dead-letter queue. A subscriber's
-queue on the event bus receives every change; each dispute's events are printed after the table
-(see `local.demo.events`).
+The disputes are the ones each provider's sandbox module declares (`SANDBOX.demo_cases`): over the
+HTTP API on a loopback port (evidence first through presigned S3 POSTs), on the provider's queue,
+by an upload whose manifest files the dispute, and a poison message that must end in its
+dead-letter queue (see `local.demo.api_cases` and `local.demo.cases`). A subscriber's queue on the
+event bus receives every change; each dispute's events are printed after the table (see
+`local.demo.events`).
 
 Exits 0 when every dispute ends as expected, 1 otherwise. The functions' own log lines (JSON,
 as on Lambda) go to a file, so that the records stay readable; `--logs` prints them instead.
@@ -21,8 +21,8 @@ import warnings
 from typing import Any, TextIO
 
 from dispute_gateway.providers import provider_spec
-from local.demo.api_cases import api_cases
-from local.demo.cases import Case, Records, queued_cases, stored_records
+from local.demo.api_cases import api_case
+from local.demo.cases import Case, Records, declared_cases, queued_case, stored_records
 from local.demo.events import Change, all_published, changes_by_dispute, print_events, subscribe
 from local.demo.report import print_record, print_table
 from local.logs import open_log
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(out: TextIO) -> bool:
     started = time.monotonic()
-    cases = [*api_cases(), *queued_cases()]
+    cases = demo_cases()
     with contextlib.ExitStack() as resources:
         sandboxes = start_sandboxes(resources)
         stack = resources.enter_context(
@@ -90,6 +90,15 @@ def run(out: TextIO) -> bool:
     verdict = "every dispute ended as expected" if ok else "some disputes did not end as expected"
     print(f"\n{verdict} ({elapsed:.1f} s)", file=out)
     return ok
+
+
+def demo_cases() -> list[Case]:
+    """Every provider's declared cases: the HTTP API's first, then the queues' and the uploads'."""
+    declared = declared_cases()
+    return [
+        *(api_case(provider, case) for provider, case in declared if case.route == "api"),
+        *(queued_case(provider, case) for provider, case in declared if case.route != "api"),
+    ]
 
 
 def _all_settled(stack: LocalStack, cases: list[Case], sandboxes: dict[str, Any]) -> Records | None:

@@ -1,11 +1,11 @@
 """The demo's disputes filed over the HTTP API, on a real port as a client would: POST /disputes,
 then GET it back and list it by reference.
 
-The Repay one first uploads its evidence the way the API offers: `POST /evidence-uploads`
-presigns one S3 POST per file (against the embedded AWS), the files go straight to S3, and the
-dispute names the keys it was given. The API has more to check than a queued dispute (the
-answer's status and Location, the record as the API shows it, the listing of the
-transaction), so each check that fails is kept as a problem of the case.
+One with evidence first uploads it the way the API offers: `POST /evidence-uploads` presigns one S3
+POST per file (against the embedded AWS), the files go straight to S3, and the dispute names the
+keys it was given. The API has more to check than a queued dispute (the answer's status and
+Location, the record as the API shows it, the listing of the transaction), so each check that
+fails is kept as a problem of the case.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import requests
 
-from local import samples
-from local.demo.cases import Case, Records, ended
+from local.demo.cases import Case, Records, ended, file_bytes
 from local.demo.report import Row, row_from_record
 from local.runtime.http_server import HttpApiClient
 from local.stack import LocalStack
+from tests.sandboxes.server import DemoCase
 
 _UPLOAD_TIMEOUT_SECONDS = 30
 
@@ -51,7 +51,7 @@ class ApiCase:
 
     def file(self, stack: LocalStack) -> None:
         self._api = api = HttpApiClient(stack.api_url)
-        request = dict(self.request)
+        request = {"provider": self.provider, **self.request}
         if self.evidence:
             keys = self._upload(api)
             if keys is None:
@@ -71,8 +71,8 @@ class ApiCase:
             {"filename": item.filename, "content_type": item.content_type, "size": len(item.data)}
             for item in self.evidence
         ]
-        deal = self.request["deal_id"]
-        status, _, body = api.call("POST", "/evidence-uploads", {"deal_id": deal, "files": declared})
+        asked = {"provider": self.provider, "reference": self.reference, "files": declared}
+        status, _, body = api.call("POST", "/evidence-uploads", asked)
         if status != 201 or not isinstance(body, dict):
             self.problems.append(f"POST /evidence-uploads answered {status}: {body}")
             return None
@@ -113,25 +113,8 @@ class ApiCase:
         return self.record or records.get(self.reference)
 
 
-def api_cases() -> list[Case]:
-    return [
-        ApiCase(
-            "T-API-1",
-            "iimmpact",
-            "submitted/untracked",
-            {"provider": "iimmpact", "trxid": "T-API-1", "user_email": ["buyer@example.com"]},
-            "demo-api-1",
-        ),
-        ApiCase(
-            "D-79",
-            "repay",
-            "submitted/open",
-            {"provider": "repay", "deal_id": "D-79", "new_amount": "750"},
-            "demo-api-2",
-            evidence=(
-                Evidence("receipt.pdf", "application/pdf", samples.pdf("Receipt for deal D-79: 750 paid")),
-                # Presigned under its Latin name (Kvitantsiya_No2.png): Repay takes no other.
-                Evidence("Квитанция №2.png", "image/png", samples.png()),
-            ),
-        ),
-    ]
+def api_case(provider: str, case: DemoCase[Any]) -> Case:
+    """A case filed over the HTTP API (`api`), its evidence uploaded through the presigned POSTs."""
+    evidence = tuple(Evidence(item.filename, item.content_type, file_bytes(item)) for item in case.evidence)
+    key = case.idempotency_key or f"demo-{provider}-{case.reference}"
+    return ApiCase(case.reference, provider, case.expected, dict(case.request), key, evidence)

@@ -1,8 +1,10 @@
-"""The demo's disputes filed without the HTTP API: messages on the queues, evidence uploaded to S3,
-and one poison message that can only end in its dead-letter queue.
+"""The demo's disputes: the ones each provider's sandbox module declares (its `SANDBOX.demo_cases`),
+filed without the HTTP API here (messages on the queues, evidence and manifests uploaded to S3, a
+message that can only end in its dead-letter queue) and over it in `local.demo.api_cases`.
 
-Every case of the demo (these and `local.demo.api_cases`'s) is filed, then polled until `settled`,
-then shown as a table `row` and a `detail` (its record, or what the dead-letter queue holds).
+Every case is filed, then polled until `settled`, then shown as a table `row` and a `detail` (its
+record, or what the dead-letter queue holds). Nothing here names a provider: a provider added
+with its sandbox shows up in the demo by itself.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from dispute_gateway.providers import provider_spec, registry
 from local import samples
 from local.demo.report import Row, outcome, row_from_record
+from local.providers import sandbox_plugs
 from local.stack import LocalStack
+from tests.sandboxes.server import DemoCase, DemoFile
 
-IIMMPACT_QUEUE = "IimmpactQueue"
-REPAY_QUEUE = "RepayQueue"
 BUCKET = "EvidenceBucket"
 TABLE = "DisputesTable"
 SETTLED = {"submitted", "rejected", "failed"}
 FINAL = {"won", "lost", "untracked"}
 WHOLE_RECORD = {"dispute_id", "reference", "provider", "status"}
+DEAD_LETTERED = "dead-lettered"
+# The folders the demo uploads into, under the transaction's own.
+COMMAND_FOLDER = "cmd1/"
+UPLOAD_FOLDER = "case1/"
 Records = dict[str, dict[str, Any]]  # by reference
 
 
@@ -71,17 +78,30 @@ def ended(record: dict[str, Any] | None, expected: str) -> bool:
     return record.get("status") != "submitted" or record.get("resolution") in FINAL
 
 
+def file_bytes(item: DemoFile) -> bytes:
+    """What the demo uploads for a declared file: what it claims to be, as the worker checks."""
+    if item.content_type == "application/pdf":
+        return samples.pdf(item.text)
+    if item.content_type == "image/png":
+        return samples.png()
+    raise ValueError(f"the demo makes PDF and PNG files only, not {item.content_type} ({item.filename})")
+
+
+def upload(stack: LocalStack, key: str, body: bytes, content_type: str) -> None:
+    stack.client("s3").put_object(Bucket=stack.ref(BUCKET), Key=key, Body=body, ContentType=content_type)
+
+
 @dataclass
 class QueuedCase:
-    """A dispute filed by `send` (a message, or an upload that notifies the queue); a `decision`
-    (the deal's state, and its amount) is what the provider decides once the dispute is filed."""
+    """A dispute filed by `send` (a message, or an upload whose manifest reaches the queue); `decision`
+    plays the provider's part once the dispute is submitted."""
 
     reference: str
     provider: str
     route: str
     expected: str
     send: Callable[[LocalStack], None]
-    decision: tuple[str, str | None] | None = None
+    decision: Callable[[Any], None] | None = None
     decided: bool = False
 
     def file(self, stack: LocalStack) -> None:
@@ -90,8 +110,7 @@ class QueuedCase:
     def decide(self, records: Records, sandboxes: Mapping[str, Any]) -> None:
         record = records.get(self.reference, {})
         if self.decision is not None and not self.decided and record.get("status") == "submitted":
-            state, amount = self.decision
-            sandboxes[self.provider].settle(self.reference, state, amount=amount)
+            self.decision(sandboxes[self.provider])
             self.decided = True
 
     def settled(self, stack: LocalStack, records: Records) -> bool:
@@ -109,12 +128,11 @@ class QueuedCase:
 class PoisonCase:
     """A message that names no transaction: the worker puts it in its dead-letter queue with a reason."""
 
-    reference: str = "(not JSON)"
-    provider: str = "iimmpact"
-    queue: str = IIMMPACT_QUEUE
-    body: str = "this is not JSON {"
+    reference: str
+    provider: str
+    body: str
     route: str = "sqs"
-    expected: str = "dead-lettered"
+    expected: str = DEAD_LETTERED
     reason: str | None = None
     dead_letter_queue: str = ""
 
@@ -122,9 +140,10 @@ class PoisonCase:
         pass
 
     def file(self, stack: LocalStack) -> None:
-        target = stack.model.queues[self.queue].dead_letter_queue
+        queue = stack.provider_queue(self.provider)
+        target = stack.model.queues[queue].dead_letter_queue
         self.dead_letter_queue = stack.ref(target) if target else ""
-        stack.send_message(self.queue, self.body)
+        stack.send_message(queue, self.body)
 
     def settled(self, stack: LocalStack, records: Records) -> bool:
         if self.reason is None and self.dead_letter_queue:
@@ -149,48 +168,58 @@ class PoisonCase:
         return {"body": self.body, "dead_letter_queue": self.dead_letter_queue, "reason": self.reason}
 
 
-def _message(queue: str, body: dict[str, Any]) -> Callable[[LocalStack], None]:
+def _message(provider: str, case: DemoCase[Any]) -> Callable[[LocalStack], None]:
+    """The case's body on the provider's queue, its evidence uploaded first (the body only names it)."""
+
     def send(stack: LocalStack) -> None:
-        stack.send_message(queue, json.dumps(body))
+        body = dict(case.request)
+        if case.evidence:
+            folder = _folder(provider, case) + COMMAND_FOLDER
+            for item in case.evidence:
+                upload(stack, folder + item.filename, file_bytes(item), item.content_type)
+            keys = [(folder + item.filename, item) for item in case.evidence]
+            body["evidence"] = [{"key": key, "content_type": item.content_type} for key, item in keys]
+        stack.send_message(stack.provider_queue(provider), json.dumps(body))
 
     return send
 
 
-def _upload(stack: LocalStack, key: str, body: bytes, content_type: str) -> None:
-    stack.client("s3").put_object(Bucket=stack.ref(BUCKET), Key=key, Body=body, ContentType=content_type)
+def _upload(provider: str, case: DemoCase[Any]) -> Callable[[LocalStack], None]:
+    """The case's evidence into a new folder of its transaction, then its manifest, written last:
+    its event files the dispute with whatever the folder holds by then."""
+
+    def send(stack: LocalStack) -> None:
+        folder = _folder(provider, case) + UPLOAD_FOLDER
+        for item in case.evidence:
+            upload(stack, folder + item.filename, file_bytes(item), item.content_type)
+        place = provider_spec(provider).evidence
+        assert place is not None
+        upload(stack, folder + place.manifest, json.dumps(case.request).encode(), "application/json")
+
+    return send
 
 
-def _repay_command(stack: LocalStack) -> None:
-    # Evidence first: the command only names it.
-    _upload(stack, "repay/D-77/cmd1/receipt.pdf", samples.pdf("Receipt for deal D-77: 1000 paid"), "application/pdf")
-    evidence = [{"key": "repay/D-77/cmd1/receipt.pdf", "content_type": "application/pdf"}]
-    _message(REPAY_QUEUE, {"deal_id": "D-77", "new_amount": "1000", "evidence": evidence})(stack)
+def _folder(provider: str, case: DemoCase[Any]) -> str:
+    place = provider_spec(provider).evidence
+    if place is None:
+        raise ValueError(f"{provider}'s demo case {case.reference} has evidence, but {provider} takes none")
+    return place.folder(case.reference)
 
 
-def _repay_upload(stack: LocalStack) -> None:
-    folder = "repay/D-78/case1"
-    _upload(stack, f"{folder}/receipt.png", samples.png(), "image/png")
-    # A Cyrillic name: Repay takes Latin names only, so the worker transliterates it.
-    _upload(stack, f"{folder}/Квитанция №1.pdf", samples.pdf("Bank statement, deal D-78"), "application/pdf")
-    # Written last: its notification files the dispute with whatever the folder holds by then.
-    _upload(stack, f"{folder}/dispute.json", json.dumps({"new_amount": "250.5"}).encode(), "application/json")
+def queued_case(provider: str, case: DemoCase[Any]) -> Case:
+    """A case filed on the provider's queue (`sqs`) or by upload (`s3`)."""
+    if case.raw is not None:
+        return PoisonCase(case.reference, provider, case.raw)
+    if case.route == "sqs":
+        send = _message(provider, case)
+    elif case.route == "s3":
+        send = _upload(provider, case)
+    else:
+        raise ValueError(f"{provider}'s demo case {case.reference}: unknown route {case.route!r}")
+    return QueuedCase(case.reference, provider, case.route, case.expected, send, case.decide)
 
 
-def queued_cases() -> list[Case]:
-    return [
-        # IIMMPACT answers the end user by e-mail: no API tells the outcome.
-        QueuedCase(
-            "T-1001",
-            "iimmpact",
-            "sqs",
-            "submitted/untracked",
-            _message(IIMMPACT_QUEUE, {"trxid": "T-1001", "user_email": ["buyer@example.com"]}),
-        ),
-        # The sandbox answers Failed: refunded automatically.
-        QueuedCase("REFUNDED-1", "iimmpact", "sqs", "rejected", _message(IIMMPACT_QUEUE, {"trxid": "REFUNDED-1"})),
-        # Repay's office recognises the payment, at another amount than the dispute's: won.
-        QueuedCase("D-77", "repay", "sqs", "submitted/won", _repay_command, decision=("completed", "990.50")),
-        # ...or cancels the deal in dispute: lost.
-        QueuedCase("D-78", "repay", "s3", "submitted/lost", _repay_upload, decision=("reject_by_office", None)),
-        PoisonCase(),
-    ]
+def declared_cases() -> list[tuple[str, DemoCase[Any]]]:
+    """Every registered provider's demo cases, as its sandbox module declares them, by provider."""
+    plugs = sandbox_plugs()
+    return [(name, case) for name in registry() if name in plugs for case in plugs[name].demo_cases]

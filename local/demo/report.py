@@ -1,6 +1,6 @@
 """How the demo shows its outcomes: each record in full, then one table row per dispute.
 
-Provider messages can carry e-mail addresses (IIMMPACT's refusals name its support address),
+Provider messages can carry e-mail addresses (a provider's refusal may name its support address),
 so everything printed goes through `masked`: the service's own mask, `[REDACTED]`.
 """
 
@@ -92,7 +92,7 @@ def outcome(record: dict[str, Any]) -> str:
 
 
 def provider_says(record: dict[str, Any]) -> str:
-    """The provider's message; else our own error; else Repay's case id (its acceptance has no message)."""
+    """The provider's message; else our own error; else its case id (an acceptance may have no message)."""
     if record.get("provider_message"):
         return str(record["provider_message"])
     if record.get("error"):

@@ -45,7 +45,7 @@ from local import samples
 from local.logs import open_log
 from local.providers import ProviderWiring, sandbox_plugs, start_sandboxes, wiring
 from local.runtime.http_server import DEFAULT_PORT
-from local.serve.banner import ENV_FILE, RECEIPT, Banner
+from local.serve.banner import ENV_FILE, RECEIPT, Banner, manifest_sample
 from local.serve.files import FolderTaken, stack_folder
 from local.serve.real_providers import ProviderConfigError, add_arguments, real_providers
 from local.stack import LocalStack
@@ -138,12 +138,13 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
 
 
 def _write_samples(folder: Path) -> None:
-    """The files the banner's commands upload: a receipt, and each evidence provider's manifest."""
+    """The files the banner's commands upload: a receipt, and each evidence provider's manifest in a
+    file of its own (`manifest_sample`)."""
     (folder / RECEIPT).write_bytes(samples.pdf("A receipt: 1000 paid"))
     for name, spec in registry().items():
         plug = sandbox_plugs().get(name)
         if spec.evidence is not None and plug is not None and plug.example_manifest is not None:
-            (folder / spec.evidence.manifest).write_text(json.dumps(plug.example_manifest) + "\n", encoding="utf-8")
+            (folder / manifest_sample(spec)).write_text(json.dumps(plug.example_manifest) + "\n", encoding="utf-8")
 
 
 def _retry_parameters(arguments: argparse.Namespace) -> dict[str, int]:

@@ -45,7 +45,7 @@ AWS = 'aws --endpoint-url "$AWS_ENDPOINT_URL"'
 class Banner:
     stack: LocalStack
     providers: Mapping[str, str]  # provider title -> where it is
-    files: Path  # folder of the env file, the sample receipt.pdf and each evidence provider's manifest
+    files: Path  # folder of the env file, the sample receipt.pdf and each evidence provider's manifest_sample
     log_file: Path | None  # None: the function logs go to the terminal
     sandbox_urls: Mapping[str, str] = field(default_factory=dict)  # provider name -> its sandbox's base URL
     subscriber_queue: str | None = None  # a queue a rule on the event bus sends every change to
@@ -262,10 +262,17 @@ def _queue_example(spec: ProviderSpec, plug: ProviderSandbox[Any]) -> list[str]:
             f"# {spec.title} by upload: evidence first, {manifest} last (it files the dispute)",
             f'{AWS} s3 cp "${SAMPLES_VARIABLE}/{RECEIPT}" "s3://$EVIDENCE_BUCKET/{folder}{RECEIPT}" \\',
             "     --content-type application/pdf",
-            f'{AWS} s3 cp "${SAMPLES_VARIABLE}/{manifest}" "s3://$EVIDENCE_BUCKET/{folder}{manifest}" \\',
+            f'{AWS} s3 cp "${SAMPLES_VARIABLE}/{manifest_sample(spec)}" "s3://$EVIDENCE_BUCKET/{folder}{manifest}" \\',
             "     --content-type application/json",
         ]
     return lines
+
+
+def manifest_sample(spec: ProviderSpec) -> str:
+    """The sample file of an evidence provider's manifest in the samples folder: one per provider, since
+    each has a manifest of its own (`<name>-dispute.json`), uploaded under the manifest's own name."""
+    assert spec.evidence is not None
+    return f"{spec.name}-{spec.evidence.manifest}"
 
 
 def dead_letter_variable(spec: ProviderSpec) -> str:

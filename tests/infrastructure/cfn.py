@@ -87,13 +87,30 @@ def log_group_of(resources: dict[str, Any], function: str) -> dict[str, Any]:
     return group
 
 
-EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/repay/*"}
+EVIDENCE_BUCKET = "EvidenceBucket"
 DATA_ACTION_PREFIXES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "kms:")
+
+
+def evidence_objects(prefix: str) -> dict[str, str]:
+    """The evidence bucket's objects under `prefix` (a provider's evidence), as a policy names them."""
+    return {"Fn::Sub": f"${{{EVIDENCE_BUCKET}.Arn}}/{prefix}*"}
+
+
+def evidence_prefixes() -> dict[str, str]:
+    """Where each provider that takes evidence keeps it, by provider name (from the registry)."""
+    from dispute_gateway.providers import evidence_providers
+
+    return {name: spec.evidence.prefix for name, spec in evidence_providers().items() if spec.evidence is not None}
+
+
+def evidence_object_patterns() -> list[dict[str, str]]:
+    """The one kind of wildcard resource a role may name: an evidence provider's objects."""
+    return [evidence_objects(prefix) for prefix in evidence_prefixes().values()]
 
 
 def scoped_data_statements(resources: dict[str, Any], function: str) -> int:
     """Asserts every data action of the function's role names this stack's resources, no wildcard
-    (the one pattern allowed: the evidence bucket's objects under repay/); returns how many."""
+    (the one pattern allowed: the evidence bucket's objects under a provider's prefix); returns how many."""
     checked = 0
     for statement in role_statements(resources, function):
         actions = [a.lower() for a in as_list(statement["Action"])]
@@ -104,7 +121,8 @@ def scoped_data_statements(resources: dict[str, Any], function: str) -> int:
         assert not any("*" in a for a in actions), f"wildcard action in {actions}"
         for resource in as_list(statement["Resource"]):
             assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
-            written = json.dumps(resource if resource != EVIDENCE_OBJECTS else arn_of("EvidenceBucket"))
+            allowed = resource in evidence_object_patterns()
+            written = json.dumps(resource if not allowed else arn_of(EVIDENCE_BUCKET))
             assert "*" not in written, f"{actions} on wildcard resource {resource!r}"
     return checked
 
@@ -147,6 +165,26 @@ class ProviderBlock:
     log_group: str
     role: str
     tracker: str | None  # its outcome tracker: the function that names the secret and runs on a schedule
+    evidence_prefix: str | None  # where its evidence lives, when it takes evidence
+
+
+def event_rules_to(resources: dict[str, Any], queue: str) -> dict[str, dict[str, Any]]:
+    """The EventBridge rules matching events (not schedules) that put them on `queue`, by logical id."""
+    return {
+        name: rule["Properties"]
+        for name, rule in of_type(resources, "AWS::Events::Rule").items()
+        if "EventPattern" in rule["Properties"]
+        and any(target["Arn"] == arn_of(queue) for target in rule["Properties"].get("Targets", []))
+    }
+
+
+def queue_policies_of(resources: dict[str, Any], queue: str) -> dict[str, dict[str, Any]]:
+    """The AWS::SQS::QueuePolicy resources that apply to `queue`, by logical id (their properties)."""
+    return {
+        name: policy["Properties"]
+        for name, policy in of_type(resources, "AWS::SQS::QueuePolicy").items()
+        if ref(queue) in policy["Properties"]["Queues"]
+    }
 
 
 def scheduled(resources: dict[str, Any], function: str) -> bool:
@@ -187,6 +225,7 @@ def provider_blocks(resources: dict[str, Any]) -> list[ProviderBlock]:
                 log_group=log_group_id_of(resources, function),
                 role=role_of(resources, function),
                 tracker=trackers[0] if trackers else None,
+                evidence_prefix=spec.evidence.prefix if spec.evidence is not None else None,
             )
         )
     return blocks

@@ -18,11 +18,11 @@ import pytest
 from local import api_samples
 from local.runtime.routes import IAM, http_routes
 from tests.infrastructure.cfn import (
-    EVIDENCE_OBJECTS,
     arn_of,
     as_list,
     environment,
     event_source_mappings,
+    evidence_object_patterns,
     granted,
     of_type,
     provider_blocks,
@@ -200,9 +200,13 @@ def test_contract_environment_variables_name_this_stacks_resources(resources):
 
 
 @pytest.mark.parametrize("name", ["EVIDENCE_MAX_FILES", "EVIDENCE_MAX_FILE_BYTES", "EVIDENCE_MAX_TOTAL_BYTES"])
-def test_evidence_limits_are_the_repay_workers(resources, name):
-    # An upload the API presigns must pass the worker's checks (CONTRACT section 5).
-    assert environment(resources, FUNCTION)[name] == environment(resources, "RepayDisputeFunction")[name]
+def test_evidence_limits_are_every_evidence_workers(resources, name):
+    # An upload the API presigns must pass the worker's checks (CONTRACT section 5); a provider's
+    # own stricter limits are in its spec, applied by both.
+    workers = [block.function for block in provider_blocks(resources) if block.evidence_prefix is not None]
+    assert workers
+    for worker in workers:
+        assert environment(resources, FUNCTION)[name] == environment(resources, worker)[name], worker
     assert environment(resources, FUNCTION)[name]["Ref"].startswith("EvidenceMax")
 
 
@@ -215,11 +219,15 @@ def test_evidence_limits_are_the_repay_workers(resources, name):
         ("dynamodb:PutItem", [arn_of("DisputesTable")]),
         ("dynamodb:UpdateItem", [arn_of("DisputesTable")]),
         ("dynamodb:Query", [REFERENCE_INDEX, *OPERATOR_INDEXES]),
-        ("s3:PutObject", [EVIDENCE_OBJECTS]),
     ],
 )
 def test_role_grants_exactly_what_the_api_needs(resources, action, resources_granted):
     assert granted(resources, FUNCTION, action) == resources_granted
+
+
+def test_role_may_presign_uploads_under_every_evidence_providers_prefix_and_nowhere_else(resources):
+    presigned = granted(resources, FUNCTION, "s3:PutObject")
+    assert sorted(map(json.dumps, presigned)) == sorted(map(json.dumps, evidence_object_patterns()))
 
 
 def test_role_may_queue_disputes_to_every_providers_queue_and_no_other(resources):

@@ -4,9 +4,10 @@ Checked on the transformed template, statement by statement: actions, resources 
 What the code calls (layers/dispute_gateway/dispute_gateway):
 - store.py: dynamodb GetItem, PutItem, UpdateItem on the table; Query on reference-index (API only);
 - pipeline.py: sqs SendMessage to the worker's own dead-letter queue;
-- disputes.py: sqs SendMessage to every provider's queue, a presigned S3 POST under repay/ (API);
-- evidence.py: HeadObject / GetObject (Range, If-Match, VersionId) under repay/, ListObjectsV2 of a
-  repay/ folder (Repay worker);
+- disputes.py: sqs SendMessage to every provider's queue, a presigned S3 POST under the prefix of
+  every provider that takes evidence (API);
+- evidence.py, manifests.py: GetObject (Range, If-Match) under the worker's own provider's prefix,
+  ListObjectsV2 of a folder there (the worker of a provider that takes evidence);
 - secrets.py: secretsmanager GetSecretValue of the worker's own secret.
 Besides: the SQS event source polls with the function's role (ReceiveMessage, DeleteMessage,
 GetQueueAttributes on its queue), Lambda writes the function's logs (CreateLogStream,
@@ -20,13 +21,14 @@ from typing import Any
 
 import pytest
 
-from dispute_gateway.providers import provider_spec
 from tests.infrastructure.cfn import (
-    EVIDENCE_OBJECTS,
+    EVIDENCE_BUCKET,
     ProviderBlock,
     arn_of,
     as_list,
     attached_policies,
+    evidence_object_patterns,
+    evidence_objects,
     functions,
     log_group_id_of,
     of_type,
@@ -68,8 +70,9 @@ def _consume(queue: str) -> tuple[str, list[str], list[Any], None]:
 Statement = tuple[str, list[str], list[Any], dict[str, Any] | None]
 
 
-def _worker(block: ProviderBlock, takes_evidence: bool) -> list[Statement]:
-    """What every provider's worker role grants; reading evidence only for a provider that takes it."""
+def _worker(block: ProviderBlock) -> list[Statement]:
+    """What every provider's worker role grants; reading evidence, under its own prefix only, for a
+    provider that takes it."""
     statements: list[Statement] = [
         _logs(block.log_group),
         XRAY,
@@ -78,21 +81,22 @@ def _worker(block: ProviderBlock, takes_evidence: bool) -> list[Statement]:
         _records(),
         ("ProviderCredentials", ["secretsmanager:GetSecretValue"], [ref(block.secret)], None),
     ]
-    if takes_evidence:
+    if block.evidence_prefix is not None:
         statements += [
-            ("ReadEvidence", ["s3:GetObject"], [EVIDENCE_OBJECTS], None),
+            ("ReadEvidence", ["s3:GetObject"], [evidence_objects(block.evidence_prefix)], None),
             (
                 "ListEvidenceFolders",
                 ["s3:ListBucket"],
-                [arn_of("EvidenceBucket")],
-                {"StringLike": {"s3:prefix": "repay/*"}},
+                [arn_of(EVIDENCE_BUCKET)],
+                {"StringLike": {"s3:prefix": f"{block.evidence_prefix}*"}},
             ),
         ]
     return statements
 
 
 def _api(blocks: list[ProviderBlock]) -> list[Statement]:
-    """The API's own statements, then one policy per provider block letting it queue disputes there."""
+    """The API's own statements, then one policy per provider block letting it queue disputes there
+    and, for a provider that takes evidence, presign uploads under its prefix."""
     return [
         _logs("ApiLogGroup"),
         XRAY,
@@ -109,12 +113,15 @@ def _api(blocks: list[ProviderBlock]) -> list[Statement]:
             [{"Fn::Sub": f"${{DisputesTable.Arn}}/index/{name}-index"} for name in ("status", "resolution")],
             None,
         ),
-        ("PresignEvidenceUploads", ["s3:PutObject"], [EVIDENCE_OBJECTS], None),
-        *[
-            ("QueueDisputes", ["sqs:SendMessage"], [arn_of(queue)], None)
-            for queue in sorted(block.queue for block in blocks)
-        ],
+        *[statement for block in sorted(blocks, key=lambda block: block.queue) for statement in _api_sends_to(block)],
     ]
+
+
+def _api_sends_to(block: ProviderBlock) -> list[Statement]:
+    statements: list[Statement] = [("QueueDisputes", ["sqs:SendMessage"], [arn_of(block.queue)], None)]
+    if block.evidence_prefix is not None:
+        statements.append(("PresignEvidenceUploads", ["s3:PutObject"], [evidence_objects(block.evidence_prefix)], None))
+    return statements
 
 
 def _tracker(resources: dict[str, Any], block: ProviderBlock, tracker: str) -> list[Statement]:
@@ -135,7 +142,7 @@ def _tracker(resources: dict[str, Any], block: ProviderBlock, tracker: str) -> l
 
 def _expected(resources: dict[str, Any]) -> dict[str, list[Statement]]:
     blocks = provider_blocks(resources)
-    expected = {block.role: _worker(block, provider_spec(block.name).evidence is not None) for block in blocks}
+    expected = {block.role: _worker(block) for block in blocks}
     expected |= {
         role_of(resources, block.tracker): _tracker(resources, block, block.tracker)
         for block in blocks
@@ -192,7 +199,8 @@ def test_sam_generates_no_role(resources):
     # A generated role would carry AWSLambdaSQSQueueExecutionRole (receive/delete on every queue).
     assert set(of_type(resources, "AWS::IAM::Role")) == set(_roles(resources).values())
     assert not of_type(resources, "AWS::IAM::ManagedPolicy")
-    # The one kind of policy outside a role: a provider block's, letting the API queue its disputes.
+    # The one kind of policy outside a role: a provider block's, letting the API queue its disputes
+    # (and presign uploads of its evidence).
     api_role = role_of(resources, "ApiFunction")
     for name, policy in of_type(resources, "AWS::IAM::Policy").items():
         assert policy["Properties"]["Roles"] == [ref(api_role)], name
@@ -232,8 +240,8 @@ def test_no_wildcard_resource_but_xray(resources, role):
                 assert all(action.startswith("xray:") for action in actions), actions
                 continue
             assert isinstance(resource, dict), f"{actions} on literal resource {resource!r}"
-            # The allowed patterns: objects under repay/, and a log group's own ":*".
-            if resource == EVIDENCE_OBJECTS:
+            # The allowed patterns: an evidence provider's objects, and a log group's own ":*".
+            if resource in evidence_object_patterns():
                 continue
             assert "*" not in json.dumps(resource), f"{actions} on wildcard resource {resource!r}"
 

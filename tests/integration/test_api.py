@@ -390,3 +390,6 @@ def test_evidence_uploads_take_a_provider_and_a_reference_by_either_name(aws, ap
         assert answer.body["folder"].startswith("repay/D-1/")
     wrong = api.call("POST", "/evidence-uploads", body={"provider": "iimmpact", "reference": "T-1", "files": files})
     assert wrong.status == 422 and wrong.body["errors"][0]["field"] == "provider"
+    for given in ({}, [], 1, None):
+        odd = api.call("POST", "/evidence-uploads", body={"provider": given, "reference": "D-1", "files": files})
+        assert odd.status == 422 and odd.body["errors"][0]["field"] == "provider", (given, odd.body)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AwsResources, deliver, put_secret, s3_notification
+from tests.conftest import AwsResources, deliver, object_created, put_secret, s3_notification
 from tests.sandboxes.iimmpact import Fault
 from tests.sandboxes.repay import RepaySandbox
 
@@ -200,6 +200,46 @@ def test_same_manifest_notified_twice_files_once(aws, repay_sandbox, repay_app):
     assert deliver(app, {"Records": [s3_notification(aws.evidence_bucket, key, etag)]}, message_id="m-2") == []
     assert repay_sandbox.disputes_for("D-78") == 1
     assert len(aws.records()) == 1
+
+
+def test_eventbridge_event_files_the_dispute_as_the_s3_notification_would(aws, repay_sandbox, repay_app):
+    """The bucket's events reach the queue through an EventBridge rule: the event is the message
+    body, its key as stored (a + is a +, a space a space)."""
+    folder = "repay/D-78/case 1+2/"
+    etag = upload_case(aws, folder, {"new_amount": "250.5"})
+    app = repay_app()
+
+    assert deliver(app, object_created(aws.evidence_bucket, folder + "dispute.json", etag)) == []
+    # The same upload told again in S3's own shape (a message queued before the bucket moved to
+    # EventBridge): the same dispute, filed once.
+    again = {"Records": [s3_notification(aws.evidence_bucket, folder + "dispute.json", etag)]}
+    assert deliver(app, again, message_id="m-2") == []
+
+    record = aws.only_record()
+    assert (record["status"], record["source"], record["reference"]) == ("submitted", "s3", "D-78")
+    assert repay_sandbox.disputes_for("D-78") == 1
+    assert sorted(f.filename for f in repay_sandbox.disputes[0].files) == ["Kvitantsiya_No1.pdf", "receipt.png"]
+
+
+def test_eventbridge_event_of_an_object_that_only_looks_like_a_manifest_is_ignored(aws, repay_sandbox, repay_app):
+    etag = aws.put_evidence("repay/D-80/c/x-dispute.json", b"{}", "application/json")
+    assert deliver(repay_app(), object_created(aws.evidence_bucket, "repay/D-80/c/x-dispute.json", etag)) == []
+    assert aws.records() == [] and repay_sandbox.requests == []
+    assert aws.dead_letters(aws.repay_dlq_url) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (object_created("evidence", "repay/D-1/c/dispute.json", "e", detail_type="Object Deleted"), "Object Deleted"),
+        ({**object_created("evidence", "k", "e"), "detail": {"bucket": {"name": "evidence"}}}, "detail.object.key"),
+    ],
+)
+def test_eventbridge_event_that_tells_of_no_new_object_is_dead_lettered(aws, repay_sandbox, repay_app, event, reason):
+    assert deliver(repay_app(), event) == []
+    [dead] = aws.dead_letters(aws.repay_dlq_url)
+    assert reason in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert aws.records() == [] and repay_sandbox.requests == []
 
 
 def test_s3_test_event_is_acknowledged_and_ignored(aws, repay_sandbox, repay_app):

@@ -47,6 +47,10 @@ def test_repay_samples(aws, repay_sandbox, repay_app) -> None:
     s3.put_object(
         Bucket=bucket, Key="repay/D-77/cmd1/receipt.pdf", Body=samples.pdf("receipt"), ContentType="application/pdf"
     )
+    s3.put_object(
+        Bucket=bucket, Key="repay/D-79/case 1/receipt.pdf", Body=samples.pdf("receipt"), ContentType="application/pdf"
+    )
+    s3.put_object(Bucket=bucket, Key="repay/D-79/case 1/dispute.json", Body=b'{"new_amount": "99"}')
     app = repay_app(EVIDENCE_BUCKET=bucket)
     # moto cannot create an object under a chosen version id: read the latest version instead.
     for record in notification["Records"]:
@@ -58,6 +62,7 @@ def test_repay_samples(aws, repay_sandbox, repay_app) -> None:
     for event in (
         sample("repay_dispute/sqs-command.json"),
         notification,
+        sample("repay_dispute/sqs-eventbridge-object-created.json"),
         sample("repay_dispute/sqs-s3-test-event.json"),
     ):
         assert app.lambda_handler(event, FakeLambdaContext())["batchItemFailures"] == []
@@ -67,6 +72,7 @@ def test_repay_samples(aws, repay_sandbox, repay_app) -> None:
         ("D-77", "sqs", "submitted"),
         ("D-78", "s3", "rejected"),
         ("D-78", "s3", "submitted"),
+        ("D-79", "s3", "submitted"),
     ]
     # The sample uploads two cases for one deal: the second waits for no one, it is refused,
     # naming the live dispute (one live dispute per transaction).

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.sandboxes.server import (
+    DemoCase,
     ProviderSandbox,
     SandboxHandler,
     SandboxLifecycle,
@@ -311,6 +312,21 @@ SANDBOX = ProviderSandbox(
         "# shown above, and failed and dead-lettered if its last delivery fails too (see --max-receive-count)",
         "curl -s -w '\\n' -X POST {base_url}/_sandbox/faults "
         '-d \'[{"status": 503}, {"status": 503}, {"status": 503}, {"status": 503}]\'',
+    ),
+    demo_cases=(
+        # IIMMPACT answers the end user by e-mail: no API tells the outcome.
+        DemoCase(
+            "T-API-1",
+            "api",
+            "submitted/untracked",
+            {"trxid": "T-API-1", "user_email": ["buyer@example.com"]},
+            idempotency_key="demo-api-1",
+        ),
+        DemoCase("T-1001", "sqs", "submitted/untracked", {"trxid": "T-1001", "user_email": ["buyer@example.com"]}),
+        # The sandbox answers Failed: refunded automatically.
+        DemoCase("REFUNDED-1", "sqs", "rejected", {"trxid": "REFUNDED-1"}),
+        # Names no transaction: the worker puts it in its dead-letter queue with a reason.
+        DemoCase("(not JSON)", "sqs", "dead-lettered", raw="this is not JSON {"),
     ),
 )
 

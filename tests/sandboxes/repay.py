@@ -38,6 +38,8 @@ from requests_toolbelt.multipart.decoder import ImproperBodyPartContentException
 from tests.sandboxes.iimmpact import Fault
 from tests.sandboxes.server import (
     Answer,
+    DemoCase,
+    DemoFile,
     ProviderSandbox,
     SandboxHandler,
     SandboxLifecycle,
@@ -477,6 +479,42 @@ SANDBOX = ProviderSandbox(
         "# once D-2's dispute is submitted, Repay's office decides it: won at 990.50",
         '# (or {"state": "reject_by_office"}: lost)',
         'curl -s -w \'\\n\' -X POST {base_url}/_sandbox/deals/D-2 -d \'{"state": "completed", "amount": "990.50"}\'',
+    ),
+    demo_cases=(
+        # Its office has not decided: the tracker shows the deal's state.
+        DemoCase(
+            "D-79",
+            "api",
+            "submitted/open",
+            {"deal_id": "D-79", "new_amount": "750"},
+            evidence=(
+                DemoFile("receipt.pdf", "application/pdf", "Receipt for deal D-79: 750 paid"),
+                # Presigned under its Latin name (Kvitantsiya_No2.png): Repay takes no other.
+                DemoFile("Квитанция №2.png", "image/png"),
+            ),
+            idempotency_key="demo-api-2",
+        ),
+        # Its office recognises the payment, at another amount than the dispute's: won.
+        DemoCase(
+            "D-77",
+            "sqs",
+            "submitted/won",
+            {"deal_id": "D-77", "new_amount": "1000"},
+            evidence=(DemoFile("receipt.pdf", "application/pdf", "Receipt for deal D-77: 1000 paid"),),
+            decide=lambda sandbox: sandbox.settle("D-77", "completed", amount="990.50"),
+        ),
+        # ...or cancels the deal in dispute: lost. A Cyrillic name: the worker transliterates it.
+        DemoCase(
+            "D-78",
+            "s3",
+            "submitted/lost",
+            {"new_amount": "250.5"},
+            evidence=(
+                DemoFile("receipt.png", "image/png"),
+                DemoFile("Квитанция №1.pdf", "application/pdf", "Bank statement, deal D-78"),
+            ),
+            decide=lambda sandbox: sandbox.settle("D-78", "reject_by_office"),
+        ),
     ),
 )
 

@@ -3,7 +3,8 @@
 A sandbox inherits `SandboxLifecycle` (start, stop, ``with``), answers with a `SandboxHandler`
 subclass, and runs for another process through `command_line` and `serve_until_signalled`.
 Its module says how the local stack wires it, in a `SANDBOX` (a `ProviderSandbox`): the local
-stack finds every sandbox module that has one.
+stack finds every sandbox module that has one, and `make demo` files the disputes it declares
+(its `demo_cases`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, Self, TypeVar
 
@@ -179,6 +180,37 @@ def serve_until_signalled(sandbox: SandboxLifecycle) -> None:
 
 
 @dataclass(frozen=True)
+class DemoFile:
+    """An evidence file the demo makes and uploads: a one-page PDF showing `text` (ASCII), or a PNG."""
+
+    filename: str
+    content_type: str  # application/pdf or image/png
+    text: str = "evidence"
+
+
+@dataclass(frozen=True)
+class DemoCase(Generic[SandboxT]):
+    """One dispute `make demo` files for the provider, and how it must end.
+
+    `route`: `api` (POST /disputes; its evidence uploaded first through POST /evidence-uploads),
+    `sqs` (a message on the provider's queue; its evidence uploaded first, under the transaction's
+    folder) or `s3` (the evidence uploaded into a new folder of the transaction, then `request` as
+    its manifest, written last). The files' keys go into `request` as its `evidence`, except by
+    `s3`. `raw`: a body sent as it is on the queue instead, which must end in its dead-letter queue
+    (`reference` then only names the case)."""
+
+    reference: str
+    route: str
+    expected: str  # the status, "status/resolution" once submitted ("submitted/won"), or "dead-lettered"
+    request: Mapping[str, Any] = field(default_factory=dict)  # without `provider`
+    evidence: tuple[DemoFile, ...] = ()
+    # The provider's part once the dispute is submitted (e.g. its office deciding), on the sandbox.
+    decide: Callable[[SandboxT], None] | None = None
+    idempotency_key: str | None = None  # the API's Idempotency-Key header
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
 class ProviderSandbox(Generic[SandboxT]):
     """How the local stack stands a sandbox in for its provider."""
 
@@ -193,3 +225,5 @@ class ProviderSandbox(Generic[SandboxT]):
     example_manifest: Mapping[str, Any] | None = None
     # Shell commands playing the provider's part (e.g. deciding a dispute); {base_url} is the sandbox's.
     controls: tuple[str, ...] = ()
+    # What `make demo` files for this provider: each of its routes, and the ends it can come to.
+    demo_cases: tuple[DemoCase[SandboxT], ...] = ()

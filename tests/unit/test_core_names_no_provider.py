@@ -9,11 +9,11 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "layers" / "dispute_gateway" / "dispute_gateway"
 # The core: the shared package outside providers/, the API, and the local stack's engine and
-# programs (its demo data and the API's sample events excepted).
+# programs, the demo included (its cases are the sandboxes'); the API's sample events excepted.
 CORE = [
     *(path for path in PACKAGE.rglob("*.py") if "providers" not in path.relative_to(PACKAGE).parts[:-1]),
     *(ROOT / "functions" / "api").rglob("*.py"),
-    *(path for path in (ROOT / "local").rglob("*.py") if path.parts[-2] != "demo" and path.name != "api_samples.py"),
+    *(path for path in (ROOT / "local").rglob("*.py") if path.name != "api_samples.py"),
 ]
 
 

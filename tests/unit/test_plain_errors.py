@@ -41,8 +41,17 @@ HOSTILE: list[Any] = [
 ]
 
 
+def _upload_bodies() -> list[type[BaseModel]]:
+    """POST /evidence-uploads' bodies: one model, or with several evidence providers one per provider
+    (a union told apart by `provider`)."""
+    if isinstance(EvidenceUploadRequest, type):
+        return [EvidenceUploadRequest]
+    (union, *_) = typing.get_args(EvidenceUploadRequest)
+    return list(typing.get_args(union))
+
+
 def _models() -> list[type[BaseModel]]:
-    models: list[type[BaseModel]] = [EvidenceUploadRequest]
+    models: list[type[BaseModel]] = _upload_bodies()
     for spec in registry().values():
         models.append(spec.request)
         manifest = getattr(spec.request, "manifest_model", None)

@@ -189,6 +189,7 @@ class UploadService:
         answer names every offending field, not only those its schema catches."""
         given = body.get("provider") if isinstance(body, dict) else None
         only = next(iter(self._places)) if len(self._places) == 1 else None
+        # Any JSON may come as `provider` (an object cannot even be looked up): only a name is one.
         name = given if isinstance(given, str) and given in self._places else only
         if name is None:
             return []  # no provider to judge by: the schema's answer names `provider`

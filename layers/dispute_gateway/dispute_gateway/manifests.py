@@ -1,5 +1,11 @@
-"""Disputes filed by upload, for every provider that takes evidence: S3 notifies the provider's
-queue of each `{prefix}{reference}/{folder}/{manifest}`, written last into its folder.
+"""Disputes filed by upload, for every provider that takes evidence: the provider's queue hears of
+each `{prefix}{reference}/{folder}/{manifest}`, written last into its folder.
+
+It hears of it in one of two shapes. The evidence bucket sends its events to EventBridge, where each
+evidence provider's rule puts an "Object Created" event on its own queue (the message body is the
+event: `detail.bucket.name`, `detail.object.key` as stored). S3's own notification shape
+(`Records[].s3`, keys URL-encoded) is read too: messages queued before the bucket moved to
+EventBridge, and anyone's replay of one, still file their dispute.
 
 A manifest the service cannot use is bad input, kept with its reason and never dropped: one
 outside a folder of its own becomes a `rejected` record of its transaction, one whose key names
@@ -15,12 +21,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .evidence import EvidenceBucket, notification_bucket, notification_key
+from .evidence import EvidenceBucket, EvidenceUnavailable, notification_bucket, notification_key
 from .evidence_keys import EvidenceRequest
 from .json_depth import TooDeep, check_depth
 from .models import Dispute, InvalidDispute, Source, describe_validation_error
 from .observability import logger
-from .providers.base import UnreadableMessage
+from .providers.base import Transient, UnreadableMessage
+
+# What S3 puts on EventBridge for a new object (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
+S3_EVENT_SOURCE = "aws.s3"
+OBJECT_CREATED = "Object Created"
 
 
 class ManifestReader:
@@ -33,25 +43,35 @@ class ManifestReader:
         self._request = request
         self._place = request.evidence_place
 
-    def disputes(self, records: Any) -> list[Dispute | InvalidDispute]:
-        """The disputes an S3 notification's records ask for: one per manifest it names, read once
-        however often it is named (S3 may notify one upload twice, and anyone who can send to the
-        queue can repeat a record). Raises UnreadableMessage for a notification that is not one,
-        EvidenceUnavailable when S3 cannot be read now."""
-        if not isinstance(records, list) or not records:
-            raise UnreadableMessage("an S3 notification without records")
-        created = [
-            r for r in records if isinstance(r, dict) and str(r.get("eventName", "")).startswith("ObjectCreated")
-        ]
-        if len(created) != len(records):
-            raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
-        manifests = [record for record in created if self._place.is_manifest(notification_key(record))]
-        if len(manifests) < len(created):
-            ignored = [notification_key(record) for record in created if record not in manifests]
-            logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
-        uploads = dict.fromkeys((notification_bucket(record), notification_key(record)) for record in manifests)
+    def disputes_from_message(self, data: dict[str, Any]) -> list[Dispute | InvalidDispute] | None:
+        """The disputes a queue message asks for when it tells of uploads (an EventBridge event or an
+        S3 notification; none for the test event S3 sends when a notification is configured), or
+        None when it is something else (the provider's own command). Raises UnreadableMessage for
+        a notification that is not one, Transient when S3 cannot be read now."""
+        if data.get("Event") == "s3:TestEvent":
+            return []
+        if "Records" in data:
+            uploads = _notified(data["Records"])
+        elif data.get("source") == S3_EVENT_SOURCE and "detail-type" in data:
+            uploads = [_created(data)]
+        else:
+            return None
         try:
-            return [self.dispute(bucket, key) for bucket, key in uploads]
+            return self.disputes(uploads)
+        except EvidenceUnavailable as error:
+            raise Transient(str(error)) from None
+
+    def disputes(self, uploads: list[tuple[str, str]]) -> list[Dispute | InvalidDispute]:
+        """The disputes of the uploaded objects (bucket, key) that are manifests: one per manifest,
+        read once however often it is named (S3 may tell of one upload twice, and anyone who can
+        send to the queue can repeat it). Raises UnreadableMessage for a manifest key that names no
+        transaction, EvidenceUnavailable when S3 cannot be read now."""
+        manifests = [(bucket, key) for bucket, key in uploads if self._place.is_manifest(key)]
+        if len(manifests) < len(uploads):
+            ignored = [key for bucket, key in uploads if (bucket, key) not in manifests]
+            logger.info("Ignored objects whose names only end like a manifest's", extra={"keys": ignored})
+        try:
+            return [self.dispute(bucket, key) for bucket, key in dict.fromkeys(manifests)]
         except ValueError as error:
             raise UnreadableMessage(str(error)) from None
 
@@ -113,6 +133,31 @@ class ManifestReader:
             return invalid(f"invalid dispute in {folder}: {describe_validation_error(error)}")
         etags = {evidence_key: listed[evidence_key] for evidence_key in keys}
         return Dispute.from_request(request, Source.S3, None if manifest.idempotency_key else identity, etags)
+
+
+def _notified(records: Any) -> list[tuple[str, str]]:
+    """The objects (bucket, key) an S3 notification tells of; only new objects are expected."""
+    if not isinstance(records, list) or not records:
+        raise UnreadableMessage("an S3 notification without records")
+    created = [r for r in records if isinstance(r, dict) and str(r.get("eventName", "")).startswith("ObjectCreated")]
+    if len(created) != len(records):
+        raise UnreadableMessage("an S3 notification with records other than ObjectCreated")
+    return [(notification_bucket(record), notification_key(record)) for record in created]
+
+
+def _created(event: dict[str, Any]) -> tuple[str, str]:
+    """The object (bucket, key) an EventBridge event from S3 tells of. Its key is as stored: unlike
+    S3's own notifications, EventBridge's are not URL-encoded."""
+    if event.get("detail-type") != OBJECT_CREATED:
+        raise UnreadableMessage(f"an S3 event other than {OBJECT_CREATED}: {str(event.get('detail-type'))[:100]}")
+    detail = event.get("detail")
+    bucket = detail.get("bucket") if isinstance(detail, dict) else None
+    item = detail.get("object") if isinstance(detail, dict) else None
+    name = bucket.get("name") if isinstance(bucket, dict) else None
+    key = item.get("key") if isinstance(item, dict) else None
+    if not isinstance(name, str) or not isinstance(key, str) or not key:
+        raise UnreadableMessage(f"an {OBJECT_CREATED} event without detail.bucket.name and detail.object.key")
+    return name, key
 
 
 def _unlisted(folder: str, keys: list[str], listed: dict[str, str], manifest_name: str) -> str | None:

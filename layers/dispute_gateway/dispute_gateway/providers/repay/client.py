@@ -66,14 +66,8 @@ class RepayProvider:
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
         data = read_json_object(body)
-        if data.get("Event") == "s3:TestEvent":
-            return []  # S3 sends it once when notifications are configured
-        if "Records" in data:
-            try:
-                return self._manifests.disputes(data["Records"])
-            except EvidenceUnavailable as error:
-                raise Transient(str(error)) from None
-        return [request_or_invalid(SPEC, data, source=Source.SQS)]
+        uploaded = self._manifests.disputes_from_message(data)
+        return uploaded if uploaded is not None else [request_or_invalid(SPEC, data, source=Source.SQS)]
 
     # -- submission -----------------------------------------------------------------------------
     def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
