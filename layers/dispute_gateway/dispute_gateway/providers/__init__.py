@@ -24,7 +24,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from ..config import WorkerSettings
     from ..models import DisputeRequest
-    from .base import DisputeProvider, OutcomeChecker
+    from .base import DisputeProvider, MessageReader, OutcomeChecker
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class ProviderSpec:
     # "module:attribute" of its outcome checker (it has `from_settings(settings)`), when the
     # provider can say what became of a dispute; without one its disputes are `untracked`.
     outcomes: str | None = None
+    # "module:attribute" of its reader of queue messages (it has `from_settings(settings)`, given
+    # EvidenceSettings), when its queue carries more than its commands (e.g. S3 notifications);
+    # without one, a message is one command (`messages.commands_from_message`).
+    messages: str | None = None
 
     @property
     def variable_prefix(self) -> str:
@@ -80,6 +84,12 @@ class ProviderSpec:
 
     def client_factory(self) -> Callable[[Any], DisputeProvider]:
         factory: Callable[[Any], DisputeProvider] = _imported(self.client).from_settings
+        return factory
+
+    def messages_factory(self) -> Callable[[Any], MessageReader] | None:
+        if self.messages is None:
+            return None
+        factory: Callable[[Any], MessageReader] = _imported(self.messages).from_settings
         return factory
 
     def outcomes_factory(self) -> Callable[[Any], OutcomeChecker]:

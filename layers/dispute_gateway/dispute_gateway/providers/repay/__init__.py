@@ -18,4 +18,5 @@ SPEC = ProviderSpec(
     settings=(EvidenceSettings,),
     evidence=TakesEvidence(prefix=f"{NAME}/"),
     outcomes=f"{__name__}.outcomes:RepayOutcomes",
+    messages=f"{__name__}.client:RepayMessages",
 )

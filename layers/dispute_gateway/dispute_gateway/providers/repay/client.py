@@ -51,18 +51,18 @@ DISPUTES_PATH = DEALS_PATH + "/disputes"
 _IN_DISPUTE = re.compile(r"^proceedings[0-9]*$")
 
 
-class RepayProvider:
-    name = SPEC.name
+class RepayMessages:
+    """What Repay's queue carries: commands, and S3 notifications of manifests (read from S3). The
+    worker reads its messages so, and the API so finds a failed dispute's dead letter."""
 
-    def __init__(self, endpoint: ProviderEndpoint, evidence: EvidenceBucket) -> None:
-        self._endpoint = endpoint
+    def __init__(self, evidence: EvidenceBucket) -> None:
         self._evidence = evidence
         self._manifests = ManifestReader(evidence)
 
     @classmethod
-    def from_settings(cls, settings: WorkerSettings) -> RepayProvider:
-        assert isinstance(settings, EvidenceSettings)  # SPEC.settings asks for them
-        return cls(ProviderEndpoint.for_provider(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
+    def from_settings(cls, settings: object) -> RepayMessages:
+        assert isinstance(settings, EvidenceSettings)
+        return cls(EvidenceBucket(settings, boto3.client("s3"), PREFIX))
 
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
@@ -91,6 +91,19 @@ class RepayProvider:
             raise UnreadableMessage(str(error)) from None
         except EvidenceUnavailable as error:
             raise Transient(str(error)) from None
+
+
+class RepayProvider(RepayMessages):
+    name = SPEC.name
+
+    def __init__(self, endpoint: ProviderEndpoint, evidence: EvidenceBucket) -> None:
+        super().__init__(evidence)
+        self._endpoint = endpoint
+
+    @classmethod
+    def from_settings(cls, settings: object) -> RepayProvider:
+        assert isinstance(settings, WorkerSettings) and isinstance(settings, EvidenceSettings)  # SPEC.settings
+        return cls(ProviderEndpoint.for_provider(SPEC, settings), EvidenceBucket(settings, boto3.client("s3"), PREFIX))
 
     # -- submission -----------------------------------------------------------------------------
     def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
