@@ -5,6 +5,9 @@ What the code calls (layers/dispute_gateway/dispute_gateway):
 - store.py: dynamodb GetItem, PutItem, UpdateItem on the table; Query on reference-index (API only);
 - pipeline.py: sqs SendMessage to the worker's own dead-letter queue;
 - disputes.py: sqs SendMessage to every provider's queue, a presigned S3 POST under repay/ (API);
+- redrive.py: a provider queue's redrive policy, Receive/ChangeMessageVisibility/Delete on its
+  dead-letter queue (API);
+- evidence_links.py: presigned GETs under repay/, ListObjectsV2 of a transaction's folder (API);
 - evidence.py: HeadObject / GetObject (Range, If-Match, VersionId) under repay/, ListObjectsV2 of a
   repay/ folder (Repay worker);
 - secrets.py: secretsmanager GetSecretValue of the worker's own secret.
@@ -110,10 +113,38 @@ def _api(blocks: list[ProviderBlock]) -> list[Statement]:
             None,
         ),
         ("PresignEvidenceUploads", ["s3:PutObject"], [EVIDENCE_OBJECTS], None),
+        ("LinkEvidence", ["s3:GetObject"], [EVIDENCE_OBJECTS], None),
+        (
+            "ListEvidenceFolders",
+            ["s3:ListBucket"],
+            [arn_of("EvidenceBucket")],
+            {"StringLike": {"s3:prefix": "repay/*"}},
+        ),
         *[
-            ("QueueDisputes", ["sqs:SendMessage"], [arn_of(queue)], None)
-            for queue in sorted(block.queue for block in blocks)
+            statement
+            for block in sorted(blocks, key=lambda block: block.queue)
+            for statement in _api_to_provider(block)
         ],
+    ]
+
+
+def _api_to_provider(block: ProviderBlock) -> list[Statement]:
+    """A provider's block lets the API queue disputes there and take a failed one's message back."""
+    return [
+        ("QueueDisputes", ["sqs:SendMessage"], [arn_of(block.queue)], None),
+        ("FindDeadLetterQueue", ["sqs:GetQueueAttributes"], [arn_of(block.queue)], None),
+        (
+            "TakeBackDeadLetters",
+            [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+            ],
+            [arn_of(block.dead_letter_queue)],
+            None,
+        ),
     ]
 
 
@@ -276,6 +307,15 @@ def test_worker_consumes_only_the_queue_its_event_source_polls(resources):
         assert as_list(consume["Resource"]) == polled
 
 
-def test_api_role_reads_no_secret_and_no_evidence(resources):
-    actions = {a for s in _statements(resources, role_of(resources, "ApiFunction")) for a in as_list(s["Action"])}
-    assert not {a for a in actions if a.startswith(("secretsmanager:", "s3:Get", "s3:List", "sqs:Receive"))}
+def test_api_role_reads_no_secret_and_reads_only_evidence_and_dead_letters(resources):
+    statements = _statements(resources, role_of(resources, "ApiFunction"))
+    assert not [a for s in statements for a in as_list(s["Action"]) if a.startswith("secretsmanager:")]
+    reads = [
+        s for s in statements if any(a.startswith(("s3:Get", "s3:List", "sqs:Receive")) for a in as_list(s["Action"]))
+    ]
+    dead_letter_queues = {json.dumps(arn_of(block.dead_letter_queue)) for block in provider_blocks(resources)}
+    for statement in reads:
+        for resource in as_list(statement["Resource"]):
+            assert (
+                resource in (EVIDENCE_OBJECTS, arn_of("EvidenceBucket")) or json.dumps(resource) in dead_letter_queues
+            )
