@@ -22,8 +22,9 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from local.aws.buckets import BucketSpec, bucket_spec
+from local.aws.cognito import UserPoolSpec, user_pool_specs
 from local.aws.intrinsics import Scope, referenced_id, resolve
-from local.runtime.routes import HttpRoute, http_routes
+from local.runtime.routes import HttpRoute, http_routes, jwt_authorizers
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -241,6 +242,9 @@ class StackModel:
     buckets: dict[str, BucketSpec]
     functions: dict[str, FunctionSpec]
     event_buses: dict[str, EventBusSpec] = field(default_factory=dict)
+    user_pools: dict[str, UserPoolSpec] = field(default_factory=dict)
+    # The HTTP APIs' JWT authorizers by name, as written (issuer and audience name resources).
+    jwt_authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # Event source mapping defaults, as documented for AWS::Lambda::EventSourceMapping: SQS, then streams.
@@ -295,6 +299,12 @@ def load_model(
         buckets={lid: bucket_spec(lid, props) for lid, props in by_type.get("AWS::S3::Bucket", {}).items()},
         functions=functions,
         event_buses={lid: _event_bus(lid, props) for lid, props in by_type.get("AWS::Events::EventBus", {}).items()},
+        user_pools=user_pool_specs(by_type),
+        jwt_authorizers={
+            name: authorizer
+            for api in by_type.get("AWS::ApiGatewayV2::Api", {}).values()
+            for name, authorizer in jwt_authorizers(api.get("Body") or {}).items()
+        },
     )
 
 
