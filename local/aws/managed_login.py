@@ -33,7 +33,9 @@ from botocore.exceptions import ClientError
 LOOPBACK = "127.0.0.1"
 CODE_SECONDS = 300
 _MAX_FORM_BYTES = 16 * 1024
-_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+# No form-action: a browser applies it to the redirect that follows the form's POST, which goes back
+# to the console's origin.
+_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 @dataclass(frozen=True)

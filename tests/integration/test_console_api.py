@@ -55,6 +55,7 @@ def test_me_says_who_is_signed_in_and_what_they_may_do(api):
         "groups": ["dispute-viewers"],
         "may_read": True,
         "may_retry": False,
+        "providers": ["iimmpact", "repay"],
     }
     assert ops(api, OPERATOR, "GET", "/ops/me").body["may_retry"] is True
     assert ops(api, NOBODY, "GET", "/ops/me").body == {
@@ -62,6 +63,7 @@ def test_me_says_who_is_signed_in_and_what_they_may_do(api):
         "groups": [],
         "may_read": False,
         "may_retry": False,
+        "providers": ["iimmpact", "repay"],
     }
 
 

@@ -21,6 +21,7 @@ from .disputes import DisputeService, caller_view
 from .evidence_links import EvidenceLinks
 from .models import DisputeRecord, DisputeView, Status, utc_now
 from .operators import Action, Operator
+from .providers import provider_names
 from .redrive import RetryService
 from .store import DisputeStore, dispute_store
 
@@ -32,6 +33,7 @@ class Me(BaseModel):
     groups: list[str]
     may_read: bool
     may_retry: bool
+    providers: list[str] = Field(description="The providers disputes are filed with, for the console's filters")
 
 
 class EvidenceFileLink(BaseModel):
@@ -77,7 +79,7 @@ class RetryAccepted(BaseModel):
         return cls(
             dispute_id=record.dispute_id,
             status=record.status,
-            message="its message is back on its provider's queue: it will be submitted again shortly",
+            message="its message is back on its provider's queue, and it will be submitted again shortly",
             retried_by=record.retry_requested_by or "",
             retried_at=record.retry_requested_at or "",
         )
@@ -114,6 +116,7 @@ class ConsoleService:
             groups=sorted(operator.groups),
             may_read=operator.may(Action.READ),
             may_retry=operator.may(Action.RETRY),
+            providers=list(provider_names()),
         )
 
     def overview(self, operator: Operator, provider: str | None) -> Overview:
