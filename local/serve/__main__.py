@@ -8,7 +8,8 @@
 It runs what `make demo` runs (moto's server as AWS, the template's resources, the functions
 fed by their queues' pollers, the bucket's notifications and the table's stream), plus the HTTP
 API on http://127.0.0.1:PORT (0: any free port) and a subscriber's queue on the event bus (every
-change of a dispute), and prints the URLs, names and copy-paste commands to use them. Each
+change of a dispute), and prints the URLs, names and copy-paste commands to use them, with the
+operator console's URL and a viewer's and an operator's login made for the run. Each
 provider is its sandbox unless a real base URL and credentials are given (see
 `local.serve.real_providers` for the flags and variables, named after each provider); a real
 provider gets every dispute filed, so say so loudly.
@@ -40,6 +41,7 @@ from local import samples
 from local.providers import ProviderWiring, sandbox_plugs, start_sandboxes, wiring
 from local.runtime.http_server import DEFAULT_PORT
 from local.serve.banner import RECEIPT, Banner
+from local.serve.console_users import console_lines, console_logins
 from local.serve.real_providers import ProviderConfigError, add_arguments, real_providers
 from local.stack import LocalStack
 
@@ -112,7 +114,8 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
             return 1
         # As an upstream team would: a rule on the bus for every change, an SQS queue as its target.
         subscriber = stack.subscribe(SUBSCRIBER_RULE, SUBSCRIBER_PATTERN)
-        banner = Banner(stack, providers, files, log_file, sandbox_urls, subscriber_queue=subscriber)
+        console = console_lines(stack, console_logins(stack))
+        banner = Banner(stack, providers, files, log_file, sandbox_urls, subscriber_queue=subscriber, console=console)
         print(banner.render(), file=out, flush=True)
         while True:
             time.sleep(3600)

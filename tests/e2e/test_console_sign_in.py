@@ -184,3 +184,20 @@ def test_the_authorizer_checks_expiry_issuer_and_times() -> None:
     ]:
         with pytest.raises(Unauthorized, match=reason):
             authorizer.authorize(token(**claims))
+
+
+def test_serve_prints_a_viewer_and_an_operator_who_can_sign_in(stack):
+    from local.serve.console_users import console_lines, console_logins
+
+    logins = console_logins(stack)
+    rows = console_lines(stack, logins)
+
+    assert rows[0] == (
+        "operator console",
+        f"{stack.api_url}/console  (sign-in played locally at {stack.sign_in_url})",
+    )
+    assert [login.group for login in logins] == ["dispute-viewers", "dispute-operators"]
+    for login, (_, row) in zip(logins, rows[1:], strict=True):
+        assert row.startswith(f"{login.role}: {login.username} / {login.password}  ({login.group}: ")
+        token = stack.tokens(POOL, CLIENT, login.username, login.password)["AccessToken"]
+        assert me(stack, f"Bearer {token}").json()["may_retry"] is (login.role == "operator")
