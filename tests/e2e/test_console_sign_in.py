@@ -201,3 +201,10 @@ def test_serve_prints_a_viewer_and_an_operator_who_can_sign_in(stack):
         assert row.startswith(f"{login.role}: {login.username} / {login.password}  ({login.group}: ")
         token = stack.tokens(POOL, CLIENT, login.username, login.password)["AccessToken"]
         assert me(stack, f"Bearer {token}").json()["may_retry"] is (login.role == "operator")
+
+
+def test_the_code_coming_back_to_the_page_is_not_logged(stack, caplog):
+    caplog.set_level("INFO", logger="local.runtime.http_server")
+    assert requests.get(f"{stack.api_url}/console?code=A-SECRET-CODE&state=s-1", timeout=10).status_code == 200
+    assert "GET /console?... HTTP/1.1" in caplog.text
+    assert "A-SECRET-CODE" not in caplog.text

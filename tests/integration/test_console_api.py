@@ -195,6 +195,9 @@ def test_overview_counts_through_the_indexes_and_draws_the_days(aws, api):
 
     only = ops(api, VIEWER, "GET", "/ops/overview", query={"provider": "repay"}).body
     assert only["status"]["received"] == 1 and set(only["filed"]) == {"repay"}
+    unknown = ops(api, VIEWER, "GET", "/ops/overview", query={"provider": "null"})
+    assert unknown.status == 422
+    assert unknown.body["errors"] == [{"field": "provider", "message": "must be one of: iimmpact, repay"}]
 
 
 # -- the page --------------------------------------------------------------------------------------

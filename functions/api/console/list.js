@@ -43,10 +43,17 @@ export function resetPages() {
   page = 1;
 }
 
+let shownInForm = null;
+
 export async function refreshList(filters) {
-  for (const name of ["status", "resolution", "provider", "reference", "limit"]) {
-    const field = $(`filter-${name}`);
-    field.value = filters[name] || (name === "limit" ? "20" : "");
+  // The form shows the filters of the address, set again only when they change: a refresh must not
+  // undo what someone is typing.
+  const key = JSON.stringify(filters);
+  if (key !== shownInForm) {
+    for (const name of ["status", "resolution", "provider", "reference", "limit"]) {
+      $(`filter-${name}`).value = filters[name] || (name === "limit" ? "20" : "");
+    }
+    shownInForm = key;
   }
   await Promise.all([refreshOverview(filters.provider), refreshPage(filters)]);
   $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;

@@ -61,6 +61,21 @@ async function start() {
 }
 
 async function render(navigated = false) {
+  // A refresh rebuilds what it shows: the keyboard focus goes back to the control it was on.
+  const focused = navigated ? null : focusKey(document.activeElement);
+  await showRoute(navigated);
+  if (focused) document.querySelector(focused)?.focus();
+  schedule();
+}
+
+function focusKey(element) {
+  if (!element || element === document.body) return null;
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  const label = element.getAttribute("aria-label");
+  return label ? `[aria-label="${CSS.escape(label)}"]` : null;
+}
+
+async function showRoute(navigated) {
   const route = location.hash.replace(/^#/, "") || "/";
   const detail = route.match(/^\/disputes\/([^/?]+)$/);
   try {
@@ -87,7 +102,6 @@ async function render(navigated = false) {
   } catch (error) {
     failed(error);
   }
-  schedule();
 }
 
 function schedule() {

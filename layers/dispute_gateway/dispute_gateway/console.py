@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, Field
 
-from .api_models import DisputePage
+from .api_models import DisputePage, InvalidRequestError, Problem
 from .config import ApiSettings
 from .dispute_stats import OUTCOMES, DisputeStats, dispute_stats
 from .disputes import DisputeService, caller_view
@@ -121,6 +121,10 @@ class ConsoleService:
 
     def overview(self, operator: Operator, provider: str | None) -> Overview:
         operator.require(Action.READ)
+        if provider is not None and provider not in provider_names():
+            raise InvalidRequestError(
+                [Problem(field="provider", message=f"must be one of: {', '.join(provider_names())}")]
+            )
         counts = self._stats.counts(provider)
         picture = self._stats.daily(PICTURE_DAYS)
         filed = picture.providers if provider is None else {provider: picture.providers.get(provider, {})}
