@@ -19,8 +19,12 @@ export AWS_DEFAULT_REGION ?= ap-southeast-1
 # Keeps SAM CLI from asking to send telemetry or checking for updates.
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_DISABLE_VERSION_CHECK := 1
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download is never
+# used); `make test` installs it when it is missing.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv lock lock-upgrade lock-check test lint typecheck validate security build unit integration e2e demo serve redrive bench clean
+.PHONY: help venv lock lock-upgrade lock-check test lint typecheck validate security build unit integration e2e browser screenshots demo serve redrive bench clean
 
 help:
 	@echo "make demo   run the whole service locally (no AWS account) and print the records"
@@ -33,6 +37,8 @@ help:
 	@echo "make lock   regenerate the hashed locks after editing a requirements*.in (pins kept where allowed)"
 	@echo "make lock-upgrade  the same, moving every pin to the newest release allowed"
 	@echo "make lock-check    fail if a lock is stale (make test runs it first)"
+	@echo "make browser       the operator console's browser tests (Chromium)"
+	@echo "make screenshots   the browser tests, writing docs/console-*.png"
 
 # A new environment whenever its lock changes: pip would leave behind a package the lock dropped.
 $(VENV)/.locked: $(DEV_LOCK) $(PIP_LOCK) scripts/find-python
@@ -110,7 +116,17 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e -q
 
-test: lock-check lint typecheck validate security build
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM): the browser tests drive it"; exit 1; }
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
+
+browser: $(STAMP) $(CHROMIUM)
+	$(PY) -m pytest tests/browser -q
+
+screenshots: $(STAMP) $(CHROMIUM)
+	CONSOLE_DOCS_SCREENSHOTS=1 $(PY) -m pytest tests/browser -q
+
+test: lock-check lint typecheck validate security build $(CHROMIUM)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

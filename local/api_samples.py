@@ -74,6 +74,58 @@ SAMPLES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 }
 
 
+# What API Gateway's JWT authorizer passes on for an access token of the console's user pool: every
+# claim a string, a list written "[a b]". The token itself (the Authorization header) is a stand-in.
+_POOL = "https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_Sample123"
+
+
+def _signed_in(username: str, group: str) -> dict[str, Any]:
+    claims = {
+        "auth_time": str(_EPOCH_MS // 1000),
+        "client_id": "1example23456789example0abc",
+        "cognito:groups": f"[{group}]",
+        "exp": str(_EPOCH_MS // 1000 + 3600),
+        "iat": str(_EPOCH_MS // 1000),
+        "iss": _POOL,
+        "jti": "7d1e2f3a-0000-4000-8000-sample000jti",
+        "origin_jti": "0a1b2c3d-0000-4000-8000-sample00orig",
+        "scope": "openid",
+        "sub": "0b6c3e8a-0000-4000-8000-sample000sub",
+        "token_use": "access",
+        "username": username,
+    }
+    return {
+        "authorization": "ConsoleAuthorizer",
+        "headers": {"authorization": "Bearer sample.access.token"},
+        "jwt": {"claims": claims, "scopes": ["openid"]},
+    }
+
+
+SAMPLES.update(
+    {
+        "retry-dispute.json": (
+            "POST",
+            "/disputes/{dispute_id}/retry",
+            f"/disputes/{_SAMPLE_DISPUTE_ID}/retry",
+            {},
+        ),
+        "get-console.json": ("GET", "/console", "/console", {"authorization": "NONE"}),
+        "ops-list-disputes.json": (
+            "GET",
+            "/ops/disputes",
+            "/ops/disputes",
+            {"query": {"status": "failed", "limit": "20"}, **_signed_in("vera", "dispute-viewers")},
+        ),
+        "ops-retry-dispute.json": (
+            "POST",
+            "/ops/disputes/{dispute_id}/retry",
+            f"/ops/disputes/{_SAMPLE_DISPUTE_ID}/retry",
+            _signed_in("otto", "dispute-operators"),
+        ),
+    }
+)
+
+
 def build(name: str) -> dict[str, Any]:
     """The sample event `name` (a file name of SAMPLES)."""
     index = list(SAMPLES).index(name)

@@ -10,7 +10,10 @@ plays EventBridge's schedule (see `local.runtime.scheduler`; `run_schedule` fire
 reads what reached it. Provider sandboxes stand in for the providers (see `local.providers`).
 The HTTP API's routes are answered in-process by `call_api`, as API Gateway would (see
 `local.runtime.gateway`), and, given an `http_port`, over HTTP at `stack.api_url` (see
-`local.runtime.http_server`).
+`local.runtime.http_server`). The template's user pools are created in moto's Cognito, and routes
+behind a JWT authorizer take only the pool's valid tokens; with an `http_port`, the pool's managed
+login is played on its own port (`stack.sign_in_url`, see `local.aws.managed_login`) and the
+console's client sends people back to `{api_url}/console`.
 
     with LocalStack(providers=[wiring(sandbox)]) as stack:
         stack.send_message(stack.provider_queue(name), json.dumps(body))
@@ -38,9 +41,12 @@ from typing import Any
 import boto3
 import requests
 
+from dispute_gateway.api_settings import ApiSettings
 from dispute_gateway.providers import provider_spec
+from local.aws.cognito import add_user, allow_sign_in, issuer
 from local.aws.embedded import EmbeddedAws
 from local.aws.intrinsics import as_text
+from local.aws.managed_login import ManagedLogin
 from local.aws.resources import LocalResources
 from local.aws.template import (
     DEFAULT_REGION,
@@ -53,9 +59,10 @@ from local.aws.template import (
 )
 from local.providers import ProviderWiring
 from local.runtime.functions import LocalFunction, load_handler
-from local.runtime.gateway import ApiAnswer, LocalHttpApi
-from local.runtime.http_api import Body, QueryValues
+from local.runtime.gateway import ApiAnswer, LocalHttpApi, RawAnswer, gateway_error
+from local.runtime.http_api import Body, QueryValues, new_request_id
 from local.runtime.http_server import LocalHttpServer
+from local.runtime.jwt_authorizer import IssuerKeys, JwtAuthorizer
 from local.runtime.poller import SqsPoller
 from local.runtime.scheduler import Scheduler, event_for, rule_arn
 from local.runtime.stream_poller import StreamPoller
@@ -72,6 +79,11 @@ _MAX_QUEUE_NAME = 80
 _SQS_RECEIVE_LIMIT = 10
 # How long `events` hides the messages it has read, so that the next receive gets the ones after them.
 _LOOK_SECONDS = 30
+# Where the managed login sends people back: the console's page, which the template's
+# ConsoleCallbackUrl parameter names in AWS (its ConsoleUrl output). The API function learns where
+# to sign in from this variable.
+SIGN_IN_PAGE = "/console"
+SIGN_IN_VARIABLE = str(ApiSettings.model_fields["console_auth_url"].alias)
 
 
 class LocalStack:
@@ -121,6 +133,7 @@ class LocalStack:
         self.http_api: LocalHttpApi | None = None
         self._http_port = http_port
         self._http_server: LocalHttpServer | None = None
+        self._managed_login: ManagedLogin | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -129,13 +142,21 @@ class LocalStack:
             self._resources = LocalResources(self.model, self, visibility_timeout_override=self._visibility_override)
             self._resources.create_all()
             self._name_rules()
+            if self._http_port is not None:
+                # Listening first: the sign-in's callback and the functions' environment need its URL.
+                self._http_server = LocalHttpServer(_Starting(self), port=self._http_port)  # type: ignore[arg-type]
+                self._http_server.start()
+                self._start_managed_login()
             self.function_environments = self._function_environments()
             self._load_functions()
             routes = [route for spec in self.model.functions.values() for route in spec.http_routes]
-            self.http_api = LocalHttpApi(routes, self.invoke, account=self.model.account, region=self.model.region)
-            if self._http_port is not None:
-                self._http_server = LocalHttpServer(self.http_api, port=self._http_port)
-                self._http_server.start()
+            self.http_api = LocalHttpApi(
+                routes,
+                self.invoke,
+                account=self.model.account,
+                region=self.model.region,
+                authorizers=self._jwt_authorizers(),
+            )
             if self._poll:
                 self._start_pollers()
                 self._start_schedulers()
@@ -150,6 +171,9 @@ class LocalStack:
         if self._http_server is not None:
             self._http_server.stop()
             self._http_server = None
+        if self._managed_login is not None:
+            self._managed_login.stop()
+            self._managed_login = None
         for scheduler in self.schedulers:
             scheduler.stop(scheduler.function.timeout_seconds + _STOP_GRACE_SECONDS)
         self.schedulers.clear()
@@ -197,6 +221,28 @@ class LocalStack:
         if self._http_server is None:
             raise RuntimeError("the HTTP API is not served: start the stack with http_port")
         return self._http_server.url
+
+    @property
+    def sign_in_url(self) -> str:
+        """Base URL of the user pool's managed login, played on loopback (needs `http_port`)."""
+        if self._managed_login is None:
+            raise RuntimeError("sign-in is not served: start the stack with http_port")
+        return self._managed_login.url
+
+    def add_user(self, pool: str, username: str, groups: list[str], password: str | None = None) -> str:
+        """A user of the user pool with logical id `pool`, in `groups`, as an administrator adds one;
+        their password (made up to fit the pool's policy unless given)."""
+        return add_user(self.client("cognito-idp"), self.ref(pool), username, groups, password)
+
+    def tokens(self, pool: str, client: str, username: str, password: str) -> dict[str, Any]:
+        """The tokens moto's Cognito issues `username` for the client with logical id `client`."""
+        answer = self.client("cognito-idp").admin_initiate_auth(
+            UserPoolId=self.ref(pool),
+            ClientId=self.ref(client),
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        return dict(answer["AuthenticationResult"])
 
     def ref(self, logical_id: str) -> str:
         """What `!Ref` gives: a table's name, a queue's URL, a secret's ARN."""
@@ -395,6 +441,10 @@ class LocalStack:
             environments[logical_id].update(LOCAL_FUNCTION_ENVIRONMENT)
         for wiring in self._providers:
             self._wire(wiring, environments)
+        if self._managed_login is not None:
+            for variables in environments.values():
+                if SIGN_IN_VARIABLE in variables:
+                    variables[SIGN_IN_VARIABLE] = self._managed_login.url
         for logical_id, overrides in self._environment_overrides.items():
             if logical_id not in environments:
                 raise KeyError(f"environment override for {logical_id}, not a function of the template")
@@ -411,6 +461,42 @@ class LocalStack:
             if secret not in self.model.secrets:
                 raise ValueError(f"{logical_id}: {wiring.secret_variable} is not a !Ref of a secret of the template")
             self._created.put_secret(secret, dict(wiring.secret_value))
+
+    def _start_managed_login(self) -> None:
+        """The pools' managed login on its own port, each client sending people back to the console."""
+        created = self._created.user_pools
+        clients = {
+            client_id: pool.pool_id
+            for pool in created.values()
+            if pool.domains
+            for client_id in pool.client_ids.values()
+        }
+        if not clients:
+            return
+        cognito = self.client("cognito-idp")
+        for pool in created.values():
+            for client_id in pool.client_ids.values():
+                allow_sign_in(cognito, pool.pool_id, client_id, self.api_url + SIGN_IN_PAGE)
+        self._managed_login = ManagedLogin(cognito, clients)
+        self._managed_login.start()
+
+    def _jwt_authorizers(self) -> dict[str, JwtAuthorizer]:
+        found = {}
+        for name, written in self.model.jwt_authorizers.items():
+            configuration = self._created.resolve(written.get("jwtConfiguration") or {}, f"JWT authorizer {name}")
+            token_issuer = str(configuration.get("issuer", ""))
+            if not token_issuer.startswith(issuer(self.model.region, "")):
+                raise ValueError(
+                    f"JWT authorizer {name}: only a Cognito user pool of the template issues tokens locally"
+                )
+            found[name] = JwtAuthorizer(
+                name=name,
+                issuer=token_issuer,
+                audience=tuple(str(item) for item in configuration.get("audience") or []),
+                identity_source=str(written.get("identitySource", "$request.header.Authorization")),
+                keys=IssuerKeys(self.endpoint_url, token_issuer, self.model.region),
+            )
+        return found
 
     def _load_functions(self) -> None:
         # One at a time: each function's environment is in place only while its module is imported.
@@ -490,6 +576,19 @@ class LocalStack:
                 )
                 scheduler.start()
                 self.schedulers.append(scheduler)
+
+
+class _Starting:
+    """The HTTP API while the stack starts: it listens early (its URL is part of the functions'
+    environment) and answers 503 until the functions are loaded."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self._stack = stack
+
+    def respond(self, method: str, path: str, **request: Any) -> RawAnswer:
+        if self._stack.http_api is None:
+            return gateway_error(503, "Service Unavailable", new_request_id())
+        return self._stack.http_api.respond(method, path, **request)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:

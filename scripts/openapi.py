@@ -35,7 +35,8 @@ def render() -> str:
     schema = module.app.get_openapi_json_schema(
         title="Dispute Gateway API",
         version="1.0.0",
-        description="File, follow and upload evidence for transaction disputes. Every route is IAM-authorized.",
+        description="File, follow and upload evidence for transaction disputes; retry a failed one. Every route "
+        "is IAM-authorized but the operator console's (/ops), which need a bearer token of its user pool.",
     )
     document = json.loads(schema)
     for path in document["paths"].values():

@@ -8,6 +8,7 @@ import uuid
 from typing import Any, Protocol
 
 from local.aws.buckets import BucketSpec, QueueNotification
+from local.aws.cognito import CreatedPool, create_user_pool
 from local.aws.intrinsics import as_text, is_resolved, resolve
 from local.aws.rules import DEFAULT_BUS, EventRuleSpec
 from local.aws.template import QueueSpec, StackModel
@@ -36,6 +37,7 @@ class LocalResources:
         self._suffix = uuid.uuid4().hex[:12].upper()
         self.refs: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
+        self.user_pools: dict[str, CreatedPool] = {}
 
     # -- intrinsics ------------------------------------------------------------------------------
     def ref(self, logical_id: str) -> str | None:
@@ -61,6 +63,7 @@ class LocalResources:
         self._create_event_rules()
         self._configure_bucket_notifications()
         self._create_secrets()
+        self._create_user_pools()
         for logical_id, function in self._model.functions.items():
             name = function.name or self._generated_name(logical_id)
             self.refs[logical_id] = name
@@ -221,6 +224,28 @@ class LocalResources:
             arn = secrets.create_secret(**request)["ARN"]
             self.refs[logical_id] = arn
             self.attributes[(logical_id, "Id")] = arn
+
+    def _create_user_pools(self) -> None:
+        cognito = self._clients.client("cognito-idp")
+        for logical_id, spec in self._model.user_pools.items():
+            name = str(spec.properties.get("UserPoolName") or self._generated_name(logical_id))
+            created = create_user_pool(cognito, spec, name, self._model.region)
+            self.user_pools[logical_id] = created
+            self.refs[logical_id] = created.pool_id
+            self.attributes.update(
+                {
+                    (logical_id, "Arn"): f"arn:aws:cognito-idp:{self._model.region}:{self._model.account}"
+                    f":userpool/{created.pool_id}",
+                    (logical_id, "ProviderName"): f"cognito-idp.{self._model.region}.amazonaws.com/{created.pool_id}",
+                    (
+                        logical_id,
+                        "ProviderURL",
+                    ): f"https://cognito-idp.{self._model.region}.amazonaws.com/{created.pool_id}",
+                }
+            )
+            self.refs.update(created.client_ids)
+            self.refs.update(spec.groups)
+            self.refs.update(created.domains)
 
     def put_secret(self, logical_id: str, value: dict[str, Any]) -> None:
         self._clients.client("secretsmanager").put_secret_value(

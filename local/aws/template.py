@@ -22,9 +22,10 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from local.aws.buckets import BucketSpec, bucket_spec
+from local.aws.cognito import UserPoolSpec, user_pool_specs
 from local.aws.intrinsics import Scope, referenced_id, resolve
 from local.aws.rules import EventRuleSpec, event_rule_spec
-from local.runtime.routes import HttpRoute, http_routes
+from local.runtime.routes import HttpRoute, http_routes, jwt_authorizers
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -244,6 +245,9 @@ class StackModel:
     event_buses: dict[str, EventBusSpec] = field(default_factory=dict)
     # Rules that match events (not the schedules, which are their functions'), by logical id.
     event_rules: dict[str, EventRuleSpec] = field(default_factory=dict)
+    user_pools: dict[str, UserPoolSpec] = field(default_factory=dict)
+    # The HTTP APIs' JWT authorizers by name, as written (issuer and audience name resources).
+    jwt_authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # Event source mapping defaults, as documented for AWS::Lambda::EventSourceMapping: SQS, then streams.
@@ -302,6 +306,12 @@ def load_model(
             lid: event_rule_spec(lid, props, set(by_type.get("AWS::SQS::Queue", {})))
             for lid, props in by_type.get("AWS::Events::Rule", {}).items()
             if "EventPattern" in props
+        },
+        user_pools=user_pool_specs(by_type),
+        jwt_authorizers={
+            name: authorizer
+            for api in by_type.get("AWS::ApiGatewayV2::Api", {}).values()
+            for name, authorizer in jwt_authorizers(api.get("Body") or {}).items()
         },
     )
 

@@ -4,7 +4,9 @@
 it picks the route as API Gateway does, builds the payload 2.0 event, invokes the route's
 function and turns what the function returns into the status, headers and body the caller
 gets. IAM authorization is taken as granted: the event carries a local caller's identity, as
-an authorized request would.
+an authorized request would. A route behind a JWT authorizer is checked as API Gateway checks
+it (see `local.runtime.jwt_authorizer`): without a valid token the caller gets 401 and the
+function is not invoked.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl, unquote
 
 from local.aws.template import DEFAULT_REGION, LOCAL_ACCOUNT
 from local.runtime.http_api import Body, QueryValues, api_gateway_event, grouped, new_request_id, query_pairs
+from local.runtime.jwt_authorizer import JwtAuthorizer, Unauthorized
 from local.runtime.routes import HttpRoute, select_route
 
 _log = logging.getLogger(__name__)
@@ -81,9 +84,12 @@ class LocalHttpApi:
         *,
         account: str = LOCAL_ACCOUNT,
         region: str = DEFAULT_REGION,
+        authorizers: Mapping[str, JwtAuthorizer] | None = None,
     ) -> None:
+        """`authorizers`: the JWT authorizers by the name a route's authorization gives."""
         self.routes = list(routes)
         self._invoke = invoke
+        self._authorizers = dict(authorizers or {})
         self._account = account
         self._region = region
         # API Gateway's ids are 10 lower-case letters and digits.
@@ -120,6 +126,13 @@ class LocalHttpApi:
         if selected is None:
             return gateway_error(404, "Not Found", request_id)
         route, parameters = selected
+        authorizer = self._authorizers.get(route.authorization)
+        jwt = None
+        if authorizer is not None:
+            try:
+                jwt = authorizer.authorize(headers or {})
+            except Unauthorized as refused:
+                return unauthorized(str(refused), request_id)
         event = api_gateway_event(
             method,
             route.path,
@@ -134,6 +147,7 @@ class LocalHttpApi:
             account=self._account,
             region=self._region,
             request_id=request_id,
+            jwt=jwt,
         )
         try:
             result = self._invoke(route.function, event)
@@ -148,6 +162,14 @@ def gateway_error(status: int, message: str, request_id: str) -> RawAnswer:
     """API Gateway's own answers (no route, function error, request too large) carry only a message."""
     headers = {"content-type": "application/json", "apigw-requestid": request_id}
     return RawAnswer(status, headers, [], json.dumps({"message": message}).encode())
+
+
+def unauthorized(reason: str, request_id: str) -> RawAnswer:
+    """What API Gateway answers when its JWT authorizer refuses a request (the token is never echoed)."""
+    answer = gateway_error(401, "Unauthorized", request_id)
+    description = reason.replace('"', "'")
+    answer.headers["www-authenticate"] = f'Bearer scope="" error="invalid_token" error_description="{description}"'
+    return answer
 
 
 def _parsed(body: Any) -> Any:

@@ -2,7 +2,8 @@
 
 Built as API Gateway builds it: header names lower-cased, repeated headers and query
 parameters joined with commas, cookies moved out of the headers, optional keys left out when
-empty, and, on an IAM-authorized route, the signing identity in requestContext.authorizer.iam.
+empty; on an IAM-authorized route, the signing identity in requestContext.authorizer.iam; on a
+route behind a JWT authorizer, the token's claims in requestContext.authorizer.jwt.
 Used by the local API (`local.runtime.gateway`) and to write the sample events (`local.api_samples`).
 """
 
@@ -81,10 +82,12 @@ def api_gateway_event(
     source_ip: str = LOCAL_SOURCE_IP,
     request_id: str | None = None,
     time_epoch_ms: int | None = None,
+    jwt: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway's Lambda proxy integration (payload 2.0) sends for a request on `path`
     that took the route `method path_template`. Optional keys are left out when empty, as API
-    Gateway does; `request_id` and `time_epoch_ms` make the event reproducible."""
+    Gateway does; `request_id` and `time_epoch_ms` make the event reproducible. `jwt`: what a JWT
+    authorizer passes on, {"claims": {...}, "scopes": [...] or None} (see `local.runtime.jwt_authorizer`)."""
     method = method.upper()
     request_id = request_id or new_request_id()
     epoch_ms = time_epoch_ms if time_epoch_ms is not None else int(time.time() * 1000)
@@ -128,6 +131,8 @@ def api_gateway_event(
     }
     if authorization == IAM:
         context["authorizer"] = caller.authorizer()
+    elif jwt is not None:
+        context["authorizer"] = {"jwt": dict(jwt)}
     pairs = query_pairs(query)
     event: dict[str, Any] = {
         "version": "2.0",

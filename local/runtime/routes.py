@@ -132,3 +132,14 @@ def _authorization(security: Any, schemes: dict[str, Any]) -> str:
     scheme = schemes.get(names[0]) or {}
     # How API Gateway's OpenAPI import marks IAM (SigV4) authorization.
     return IAM if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4" else str(names[0])
+
+
+def jwt_authorizers(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The JWT authorizers of an HTTP API's OpenAPI body (its security schemes), as written (intrinsics and all)."""
+    schemes = ((body.get("components") or {}).get("securitySchemes")) or {}
+    found = {}
+    for name, scheme in schemes.items():
+        authorizer = (scheme or {}).get("x-amazon-apigateway-authorizer") or {}
+        if authorizer.get("type") == "jwt":
+            found[name] = authorizer
+    return found

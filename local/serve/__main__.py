@@ -13,7 +13,8 @@ change of a dispute), and prints the URLs, names and copy-paste commands to use 
 names go to `$TMPDIR/dispute-gateway-serve-PORT/env` for another terminal to `source` (see
 `local.serve.files`). Each provider is its sandbox unless a real base URL and credentials are
 given (see `local.serve.real_providers` for the flags and variables, named after each provider);
-a real provider gets every dispute filed, so say so loudly.
+a real provider gets every dispute filed, so say so loudly. The banner also gives the operator
+console's URL and a viewer's and an operator's login made for the run.
 
 Outcomes show within seconds: the schedules (the outcome trackers') run every 5 s, and every
 tracker checks every open dispute on each run, unless told otherwise.
@@ -46,6 +47,7 @@ from local.logs import open_log
 from local.providers import ProviderWiring, sandbox_plugs, start_sandboxes, wiring
 from local.runtime.http_server import DEFAULT_PORT
 from local.serve.banner import ENV_FILE, RECEIPT, Banner, manifest_sample
+from local.serve.console_users import console_lines, console_logins
 from local.serve.files import FolderTaken, stack_folder
 from local.serve.real_providers import ProviderConfigError, add_arguments, real_providers
 from local.stack import LocalStack
@@ -130,7 +132,8 @@ def _serve(arguments: argparse.Namespace, real: dict[str, ProviderWiring], out: 
             print(error, file=out)
             return 1
         _write_samples(files)
-        banner = Banner(stack, providers, files, log_path, sandbox_urls, subscriber_queue=subscriber)
+        console = console_lines(stack, console_logins(stack))
+        banner = Banner(stack, providers, files, log_path, sandbox_urls, subscriber_queue=subscriber, console=console)
         (files / ENV_FILE).write_text(banner.env_file(), encoding="utf-8")
         print(banner.render(), file=out, flush=True)
         while True:

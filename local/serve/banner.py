@@ -49,6 +49,7 @@ class Banner:
     log_file: Path | None  # None: the function logs go to the terminal
     sandbox_urls: Mapping[str, str] = field(default_factory=dict)  # provider name -> its sandbox's base URL
     subscriber_queue: str | None = None  # a queue a rule on the event bus sends every change to
+    console: list[tuple[str, str]] = field(default_factory=list)  # the operator console's rows
 
     def render(self) -> str:
         return "\n".join([*self._where(), "", *self._examples(), "", "Ctrl-C stops everything."])
@@ -56,7 +57,8 @@ class Banner:
     def _where(self) -> list[str]:
         stack = self.stack
         rows = [
-            ("HTTP API", f"{stack.api_url}  (no authorization: IAM/SigV4 is not checked locally)"),
+            ("HTTP API", f"{stack.api_url}  (IAM/SigV4 is not checked locally; /ops takes the console's tokens)"),
+            *self.console,
             ("embedded AWS", f"{stack.endpoint_url}  (moto, region {stack.model.region})"),
             ("table", stack.ref(TABLE)),
             ("evidence bucket", stack.ref(BUCKET)),

@@ -3,7 +3,8 @@
 SAM renders an HttpApi as one AWS::ApiGatewayV2::Api whose OpenAPI `Body` holds every route
 (no AWS::ApiGatewayV2::Route resources): IAM authorization is the `AWS_IAM` security scheme
 (`x-amazon-apigateway-authtype: awsSigv4`) required by each operation, which API Gateway's
-import turns into the route's AuthorizationType AWS_IAM.
+import turns into the route's AuthorizationType AWS_IAM. The operator console's routes are the
+exception, tested in test_console_template.py: its page is public, its /ops routes take a JWT.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from local import api_samples
-from local.runtime.routes import IAM, http_routes
+from local.runtime.routes import IAM, NO_AUTHORIZATION, http_routes
 from tests.infrastructure.cfn import (
     arn_of,
     as_list,
@@ -43,8 +44,20 @@ CONTRACT_ROUTES = {
     ("GET", "/disputes"),
     ("POST", "/evidence-uploads"),
 }
-# Every other method of a contract path reaches the function too, which answers 405 with Allow.
-ROUTES = CONTRACT_ROUTES | {("ANY", path) for _, path in CONTRACT_ROUTES}
+# For machines and scripts too: retry a failed dispute (issue 21).
+MACHINE_ROUTES = CONTRACT_ROUTES | {("POST", "/disputes/{dispute_id}/retry")}
+# Every other method of a machine path reaches the function too, which answers 405 with Allow.
+IAM_ROUTES = MACHINE_ROUTES | {("ANY", path) for _, path in MACHINE_ROUTES}
+CONSOLE_PAGE_ROUTES = {("GET", "/console"), ("GET", "/console/{name}")}
+OPS_ROUTES = {
+    ("GET", "/ops/me"),
+    ("GET", "/ops/overview"),
+    ("GET", "/ops/disputes"),
+    ("GET", "/ops/disputes/{dispute_id}"),
+    ("POST", "/ops/disputes/{dispute_id}/retry"),
+    ("ANY", "/ops/{proxy+}"),
+}
+ROUTES = IAM_ROUTES | CONSOLE_PAGE_ROUTES | OPS_ROUTES
 _ANY_METHOD = "x-amazon-apigateway-any-method"
 # CONTRACT.md section 2: every variable whose "used by" names api (or "all").
 API_CONTRACT_ENV = {
@@ -83,7 +96,7 @@ def _stage(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- routes and their authorization ----------------------------------------------------------------
-def test_the_routes_are_the_contract_routes(resources):
+def test_the_routes_are_the_contract_routes_retry_and_the_console(resources):
     assert set(_operations(resources)) == ROUTES
 
 
@@ -95,8 +108,8 @@ def test_iam_is_api_gateways_sigv4_scheme(resources):
     assert resources[API]["Properties"]["FailOnWarnings"] is True
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
-def test_every_route_requires_aws_iam(resources, method, path):
+@pytest.mark.parametrize(("method", "path"), sorted(IAM_ROUTES))
+def test_every_machine_route_requires_aws_iam(resources, method, path):
     assert _operations(resources)[(method, path)]["security"] == [{"AWS_IAM": []}]
 
 
@@ -141,8 +154,11 @@ def test_the_local_stack_reads_the_same_routes(resources):
     }
     routes = http_routes(API, _body(resources), aliases)
     assert {(route.method, route.path) for route in routes} == ROUTES
+    assert {(route.method, route.path) for route in routes if route.authorization == IAM} == IAM_ROUTES
     assert {(route.function, route.authorization, route.payload_format_version) for route in routes} == {
-        (FUNCTION, IAM, "2.0")
+        (FUNCTION, IAM, "2.0"),
+        (FUNCTION, NO_AUTHORIZATION, "2.0"),
+        (FUNCTION, "ConsoleAuthorizer", "2.0"),
     }
 
 
@@ -230,9 +246,25 @@ def test_role_may_presign_uploads_under_every_evidence_providers_prefix_and_nowh
     assert sorted(map(json.dumps, presigned)) == sorted(map(json.dumps, evidence_object_patterns()))
 
 
+def test_role_may_link_evidence_under_every_evidence_providers_prefix_and_nowhere_else(resources):
+    linked = granted(resources, FUNCTION, "s3:GetObject")
+    assert sorted(map(json.dumps, linked)) == sorted(map(json.dumps, evidence_object_patterns()))
+
+
 def test_role_may_queue_disputes_to_every_providers_queue_and_no_other(resources):
     queues = sorted(block.queue for block in provider_blocks(resources))
     assert granted(resources, FUNCTION, "sqs:SendMessage") == [arn_of(queue) for queue in queues]
+
+
+def test_role_takes_back_dead_letters_of_every_provider_and_of_nothing_else(resources):
+    blocks = sorted(provider_blocks(resources), key=lambda block: block.queue)
+    dead_letter_queues = [arn_of(block.dead_letter_queue) for block in blocks]
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"):
+        assert granted(resources, FUNCTION, action) == dead_letter_queues
+    # Each queue's redrive policy, which names its dead-letter queue, and the queue's retention.
+    assert granted(resources, FUNCTION, "sqs:GetQueueAttributes") == [
+        arn for block in blocks for arn in (arn_of(block.queue), arn_of(block.dead_letter_queue))
+    ]
 
 
 def test_every_providers_queue_is_where_the_api_looks_for_it(resources):
@@ -264,6 +296,14 @@ def test_role_grants_no_other_data_action(resources):
         "dynamodb:Query",
         "sqs:SendMessage",
         "s3:PutObject",
+        "s3:GetObject",
+        "s3:ListBucket",
+        # A failed dispute's retry: its dead-letter queue found, its message taken back.
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
     }
 
 
@@ -301,11 +341,17 @@ def test_queue_workers_run_without_snapstart(resources, function):
 
 
 # -- sample events -------------------------------------------------------------------------------
-def test_there_is_a_sample_event_for_every_route(resources):
+def test_there_is_a_sample_event_for_every_machine_route_and_each_kind_of_console_route(resources):
     committed = {path.name for path in (ROOT / "events" / "api").glob("*.json")}
     assert committed == set(api_samples.SAMPLES)
-    route_keys = {api_samples.build(name)["routeKey"] for name in committed}
-    assert route_keys == {f"{method} {path}" for method, path in CONTRACT_ROUTES}
+    events = [api_samples.build(name) for name in committed]
+    route_keys = {event["routeKey"] for event in events}
+    assert route_keys <= {f"{method} {path}" for method, path in ROUTES}
+    assert {f"{method} {path}" for method, path in MACHINE_ROUTES} <= route_keys
+    # The page (no authorizer), an /ops route read by a viewer and one an operator acts on.
+    assert {"GET /console", "GET /ops/disputes", "POST /ops/disputes/{dispute_id}/retry"} <= route_keys
+    claims = [event["requestContext"].get("authorizer", {}).get("jwt", {}).get("claims") for event in events]
+    assert {c["cognito:groups"] for c in claims if c} == {"[dispute-viewers]", "[dispute-operators]"}
 
 
 @pytest.mark.parametrize("name", sorted(api_samples.SAMPLES))
@@ -316,4 +362,16 @@ def test_sample_event_is_what_the_local_api_builds(name):
     event = json.loads(committed)
     assert event["version"] == "2.0"
     assert event["requestContext"]["routeKey"] == event["routeKey"]
-    assert set(event["requestContext"]["authorizer"]["iam"]) >= {"accessKey", "accountId", "userArn", "userId"}
+    route = _route_of(event["routeKey"])
+    if route in IAM_ROUTES:
+        assert set(event["requestContext"]["authorizer"]["iam"]) >= {"accessKey", "accountId", "userArn", "userId"}
+    elif route in OPS_ROUTES:
+        assert set(event["requestContext"]["authorizer"]) == {"jwt"}
+        assert event["headers"]["authorization"].startswith("Bearer ")
+    else:
+        assert "authorizer" not in event["requestContext"] and "authorization" not in event["headers"]
+
+
+def _route_of(route_key: str) -> tuple[str, str]:
+    method, path = route_key.split(" ", 1)
+    return method, path

@@ -6,6 +6,10 @@ What the code calls (layers/dispute_gateway/dispute_gateway):
 - pipeline.py: sqs SendMessage to the worker's own dead-letter queue;
 - disputes.py: sqs SendMessage to every provider's queue, a presigned S3 POST under the prefix of
   every provider that takes evidence (API);
+- redrive.py: a provider queue's redrive policy, Receive/ChangeMessageVisibility/Delete on its
+  dead-letter queue (API);
+- evidence_links.py: presigned GETs under an evidence provider's prefix, ListObjectsV2 of a
+  transaction's folder there (API);
 - evidence.py, manifests.py: GetObject (Range, If-Match) under the worker's own provider's prefix,
   ListObjectsV2 of a folder there (the worker of a provider that takes evidence);
 - secrets.py: secretsmanager GetSecretValue of the worker's own secret.
@@ -118,9 +122,36 @@ def _api(blocks: list[ProviderBlock]) -> list[Statement]:
 
 
 def _api_sends_to(block: ProviderBlock) -> list[Statement]:
+    """A provider's block lets the API queue disputes there, take a failed one's message back, and
+    for a provider that takes evidence presign uploads and link to evidence under its prefix."""
     statements: list[Statement] = [("QueueDisputes", ["sqs:SendMessage"], [arn_of(block.queue)], None)]
     if block.evidence_prefix is not None:
         statements.append(("PresignEvidenceUploads", ["s3:PutObject"], [evidence_objects(block.evidence_prefix)], None))
+    statements += [
+        ("FindDeadLetterQueue", ["sqs:GetQueueAttributes"], [arn_of(block.queue)], None),
+        (
+            "TakeBackDeadLetters",
+            [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+            ],
+            [arn_of(block.dead_letter_queue)],
+            None,
+        ),
+    ]
+    if block.evidence_prefix is not None:
+        statements += [
+            ("LinkEvidence", ["s3:GetObject"], [evidence_objects(block.evidence_prefix)], None),
+            (
+                "ListEvidenceFolders",
+                ["s3:ListBucket"],
+                [arn_of("EvidenceBucket")],
+                {"StringLike": {"s3:prefix": f"{block.evidence_prefix}*"}},
+            ),
+        ]
     return statements
 
 
@@ -284,6 +315,16 @@ def test_worker_consumes_only_the_queue_its_event_source_polls(resources):
         assert as_list(consume["Resource"]) == polled
 
 
-def test_api_role_reads_no_secret_and_no_evidence(resources):
-    actions = {a for s in _statements(resources, role_of(resources, "ApiFunction")) for a in as_list(s["Action"])}
-    assert not {a for a in actions if a.startswith(("secretsmanager:", "s3:Get", "s3:List", "sqs:Receive"))}
+def test_api_role_reads_no_secret_and_reads_only_evidence_and_dead_letters(resources):
+    statements = _statements(resources, role_of(resources, "ApiFunction"))
+    assert not [a for s in statements for a in as_list(s["Action"]) if a.startswith("secretsmanager:")]
+    reads = [
+        s for s in statements if any(a.startswith(("s3:Get", "s3:List", "sqs:Receive")) for a in as_list(s["Action"]))
+    ]
+    dead_letter_queues = {json.dumps(arn_of(block.dead_letter_queue)) for block in provider_blocks(resources)}
+    for statement in reads:
+        for resource in as_list(statement["Resource"]):
+            assert (
+                resource in (*evidence_object_patterns(), arn_of("EvidenceBucket"))
+                or json.dumps(resource) in dead_letter_queues
+            )

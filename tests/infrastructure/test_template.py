@@ -204,6 +204,11 @@ def test_outputs_name_every_operator_facing_resource(cfn, resources):
         "ProviderQueueUrlPrefix": {
             "Fn::Sub": "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/${AWS::StackName}-"
         },
+        # The operator console, its users and its sign-in (test_console_template.py).
+        "ConsoleUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/console"},
+        "ConsoleUserPoolId": ref("ConsoleUserPool"),
+        "ConsoleClientId": ref("ConsoleClient"),
+        "ConsoleSignInUrl": {"Fn::Sub": "https://${ConsoleSignInDomain}.auth.${AWS::Region}.amazoncognito.com"},
     }
     assert {name: outputs[name] for name in core} == core
     # The others name a provider's queue, dead-letter queue, secret or worker.

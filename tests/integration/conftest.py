@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from tests.conftest import REGION, AwsResources, FakeLambdaContext, load_function, put_secret
-from tests.sandboxes.iimmpact import IimmpactSandbox
+from tests.sandboxes.iimmpact import Fault, IimmpactSandbox
 from tests.sandboxes.repay import RepaySandbox
 
 
@@ -141,8 +141,11 @@ class ApiClient:
         query: dict[str, str] | None = None,
         path_parameters: dict[str, str] | None = None,
         raw_body: str | None = None,
+        jwt_claims: dict[str, str] | None = None,
     ) -> ApiAnswer:
+        """`jwt_claims`: a route behind the console's JWT authorizer, called with a token holding them."""
         from local.runtime.http_api import api_gateway_event
+        from local.runtime.routes import IAM
 
         event = api_gateway_event(
             method,
@@ -152,17 +155,17 @@ class ApiClient:
             headers=headers,
             query=query,
             path_parameters=path_parameters,
+            authorization=IAM if jwt_claims is None else "ConsoleAuthorizer",
+            jwt=None if jwt_claims is None else {"claims": jwt_claims, "scopes": ["openid"]},
         )
         return self.send(event)
 
     def send(self, event: dict[str, Any]) -> ApiAnswer:
         response = self.module.lambda_handler(event, FakeLambdaContext())
         text = response.get("body") or ""
-        return ApiAnswer(
-            response["statusCode"],
-            {k.lower(): v for k, v in response.get("headers", {}).items()},
-            json.loads(text) if text else None,
-        )
+        headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
+        parsed = json.loads(text) if text and "json" in headers.get("content-type", "json") else text or None
+        return ApiAnswer(response["statusCode"], headers, parsed)
 
 
 @pytest.fixture
@@ -309,3 +312,31 @@ def store(aws: AwsResources) -> Any:
     from dispute_gateway.store import DisputeStore
 
     return DisputeStore(aws.table, boto3.client("dynamodb"))
+
+
+# -- a failed dispute, its message in the dead-letter queue ----------------------------------------
+def waiting(queue_url: str) -> int:
+    """Messages visible on the queue, counted without receiving them (a receive counts towards redrive)."""
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def feed(aws: AwsResources, iimmpact_app: Any) -> QueueFeed:
+    """The IIMMPACT worker on its queue, whose first delivery is the last: a 503 fails the dispute."""
+    return QueueFeed(aws.iimmpact_queue_url, aws.iimmpact_dlq_url, iimmpact_app(QUEUE_MAX_RECEIVE_COUNT="1"), 1)
+
+
+def failed_dispute(aws: AwsResources, feed: QueueFeed, sandbox: IimmpactSandbox, body: dict[str, Any]) -> str:
+    """A dispute recorded `failed`, its message moved by SQS to the dead-letter queue."""
+    sandbox.inject(Fault(status=503))
+    feed.send(body)
+    assert feed.deliver() != []
+    feed.elapse()
+    # The next receive finds the message past maxReceiveCount: SQS moves it to the dead-letter queue.
+    assert boto3.client("sqs").receive_message(QueueUrl=aws.iimmpact_queue_url).get("Messages") is None
+    (record,) = [r for r in aws.records() if r["reference"] == body["trxid"]]
+    assert record["status"] == "failed"
+    return str(record["dispute_id"])

@@ -110,6 +110,10 @@ def test_event_publisher_sample(aws, subscriber, publisher) -> None:
         ("post-evidence-uploads.json", 201),
         ("list-disputes.json", 200),
         ("get-dispute.json", 404),
+        ("retry-dispute.json", 404),
+        ("get-console.json", 200),
+        ("ops-list-disputes.json", 200),
+        ("ops-retry-dispute.json", 404),
     ],
 )
 def test_api_samples(aws, api, name: str, status: int) -> None:

@@ -118,8 +118,13 @@ def _answer(description: str, model: type, **extra: Any) -> OpenAPIResponse:
     return {"description": description, "content": {JSON: {"model": model}}, **extra}  # type: ignore[typeddict-item]
 
 
+_FILED = {"dispute_id": "$response.body#/dispute_id"}
 _DISPUTE_LINKS = {
-    "GetFiledDispute": {"operationId": "getDispute", "parameters": {"dispute_id": "$response.body#/dispute_id"}}
+    "GetFiledDispute": {"operationId": "getDispute", "parameters": _FILED},
+    # The operator console's view of it, and a retry once it has failed (by IAM, or an operator).
+    "RetryFiledDispute": {"operationId": "retryDispute", "parameters": _FILED},
+    "ShowFiledDisputeToOperators": {"operationId": "operatorGetDispute", "parameters": _FILED},
+    "RetryFiledDisputeAsAnOperator": {"operationId": "operatorRetryDispute", "parameters": _FILED},
 }
 DISPUTE_CREATED = _answer("Recorded and queued", DisputeAccepted, headers=_LOCATION, links=_DISPUTE_LINKS)
 DISPUTE_REPEATED = _answer(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
 from .config import QUEUE_URL_PREFIX_VARIABLE, ConfigurationError, EvidenceSettings
 from .providers import registry
@@ -19,6 +19,25 @@ class ApiSettings(EvidenceSettings):
     queue_urls: dict[str, str]
     # Presigned uploads should be used at once; a short life limits a leaked URL.
     upload_url_expiry_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_EXPIRY_SECONDS")
+    # The operator console's sign-in: the user pool's managed login (its domain's base URL, no
+    # path) and the console's app client. Without them the console says sign-in is not set up.
+    console_auth_url: AnyHttpUrl | None = Field(None, alias="CONSOLE_AUTH_URL")
+    console_client_id: str = Field("", max_length=128, alias="CONSOLE_CLIENT_ID")
+
+    @field_validator("console_auth_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("console_auth_url", mode="after")
+    @classmethod
+    def _origin_only(cls, url: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if url is not None and (url.path not in (None, "", "/") or url.query or url.fragment):
+            raise ValueError(
+                "must be the base URL of the user pool's domain, "
+                "such as https://example.auth.ap-southeast-1.amazoncognito.com"
+            )
+        return url
 
     @model_validator(mode="before")
     @classmethod

@@ -80,9 +80,12 @@ class DisputeService:
         record = self._store.get(dispute_id)
         return caller_view(record) if record else None
 
-    def listed(self, filters: Mapping[str, str | None], next_token: str | None) -> DisputePage:
+    def listed(
+        self, filters: Mapping[str, str | None], next_token: str | None, limit: int | None = None
+    ) -> DisputePage:
         """A page of the disputes that match every filter given (reference, status, resolution,
-        provider), read through the index of the first of reference, status, resolution given.
+        provider), read through the index of the first of reference, status, resolution given;
+        `limit` items read at most (default `page_size`).
 
         Raises NoList without any of those three: there is no list of every dispute (no scan)."""
         given = {name: value for name, value in filters.items() if value is not None}
@@ -96,7 +99,7 @@ class DisputeService:
             raise NoList(list(LISTINGS))
         listing, value = LISTINGS[by], given.pop(by)
         start = decode_page_token(next_token, by, listing.position_keys, value) if next_token else None
-        records, last = self._store.page(listing, value, given, self.page_size, start)
+        records, last = self._store.page(listing, value, given, limit or self.page_size, start)
         return DisputePage(
             items=[caller_view(record) for record in records],
             next_token=encode_page_token(by, last) if last else None,

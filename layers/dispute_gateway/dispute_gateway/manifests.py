@@ -19,14 +19,18 @@ import hashlib
 import json
 from typing import Any
 
+import boto3
 from pydantic import ValidationError
 
+from .config import EvidenceSettings
 from .evidence import EvidenceBucket, EvidenceUnavailable, notification_bucket, notification_key
 from .evidence_keys import EvidenceRequest
 from .json_depth import TooDeep, check_depth
+from .messages import read_json_object, request_or_invalid
 from .models import Dispute, InvalidDispute, Source, describe_validation_error
 from .observability import logger
 from .providers.base import Transient, UnreadableMessage
+from .providers.spec import ProviderSpec
 
 # What S3 puts on EventBridge for a new object (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
 S3_EVENT_SOURCE = "aws.s3"
@@ -167,3 +171,29 @@ def _unlisted(folder: str, keys: list[str], listed: dict[str, str], manifest_nam
         return f"no evidence in {folder}: upload the evidence files there first, then {manifest_name}"
     missing = [evidence_key for evidence_key in keys if evidence_key not in listed]
     return f"evidence missing: {', '.join(missing)}" if missing else None
+
+
+class QueueMessages:
+    """How a provider's queue is read: its commands (its request as JSON) and, for a provider that
+    takes evidence, the news of its uploaded manifests (read from S3). Its worker reads its queue
+    so, and the API so finds a failed dispute among the provider's dead letters."""
+
+    def __init__(self, spec: ProviderSpec, manifests: ManifestReader | None = None) -> None:
+        self._spec = spec
+        self._manifests = manifests
+
+    @classmethod
+    def for_provider(cls, spec: ProviderSpec, settings: Any, s3: Any = None) -> QueueMessages:
+        """`spec`'s reader; `settings` (EvidenceSettings) say where its evidence is, if it takes any."""
+        if spec.evidence is None:
+            return cls(spec)
+        assert isinstance(settings, EvidenceSettings) and issubclass(spec.request, EvidenceRequest)
+        bucket = EvidenceBucket(settings, s3 or boto3.client("s3"), spec.evidence)
+        return cls(spec, ManifestReader(bucket, spec.name, spec.request))
+
+    def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
+        """The disputes a message asks for; raises UnreadableMessage if it names none, Transient
+        when S3 cannot be read now."""
+        data = read_json_object(body)
+        uploaded = self._manifests.disputes_from_message(data) if self._manifests is not None else None
+        return uploaded if uploaded is not None else [request_or_invalid(self._spec, data, source=Source.SQS)]

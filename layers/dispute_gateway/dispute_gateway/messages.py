@@ -57,3 +57,10 @@ def request_or_invalid(
             spec.name, reference, source, data, reason, key if isinstance(key, str) and key else None, identity
         )
     return Dispute.from_request(request, source, identity)
+
+
+def commands_from_message(spec: ProviderSpec, body: str) -> list[Dispute | InvalidDispute]:
+    """The dispute a queue message holding one of `spec`'s commands (its request as JSON) asks for:
+    how a provider's worker reads its queue, unless its spec names a reader of its own
+    (`ProviderSpec.messages`), and how the API finds a dead letter's dispute."""
+    return [request_or_invalid(spec, read_json_object(body), source=Source.SQS)]

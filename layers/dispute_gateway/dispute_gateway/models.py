@@ -422,6 +422,14 @@ class DisputeRecord(DisputeView):
     # When DynamoDB's TTL may remove the record (epoch seconds): set once it is final (rejected,
     # failed, or submitted with a final resolution), RECORD_RETENTION_DAYS later.
     expires_at: int | None = None
+    # An operator's retry of a `failed` dispute (its dead letter moved back to its queue): when and by
+    # whom. Another retry waits until the dispute has changed since (updated_at past it).
+    retry_requested_at: str | None = None
+    retry_requested_by: str | None = None
+
+    @property
+    def retry_pending(self) -> bool:
+        return self.retry_requested_at is not None and self.retry_requested_at == self.updated_at
 
     def view(self) -> DisputeView:
         return DisputeView.model_validate(self.model_dump(include=set(DisputeView.model_fields)))

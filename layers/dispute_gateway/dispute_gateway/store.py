@@ -59,6 +59,14 @@ class LeaseLost(StoreError):
     """Another delivery took the dispute over; this one must not record an outcome."""
 
 
+class RetryRefused(Exception):
+    """The dispute cannot be retried now: it is not `failed`, or a retry of it is under way."""
+
+    def __init__(self, record: DisputeRecord) -> None:
+        super().__init__(f"dispute {record.dispute_id} is {record.status.value}")
+        self.record = record
+
+
 class Superseded(Exception):
     """The record changed since it was read (another run checked it first): nothing was written."""
 
@@ -420,6 +428,39 @@ class DisputeStore:
             return self._write(record, values, removed, condition)
         except ConditionFailed:
             raise Superseded(f"dispute {record.dispute_id} was checked by another run") from None
+
+    # -- an operator's retry ---------------------------------------------------------------
+    def request_retry(self, record: DisputeRecord, by: str) -> DisputeRecord:
+        """The `failed` dispute as read marked as retried by `by`, its history saying who and when: one
+        conditional write on the record as read, so of two retries at once only one goes on (the
+        other gets RetryRefused). It stays `failed` until its worker claims it again (taking its
+        transaction back, if no later dispute holds it)."""
+        if record.status is not Status.FAILED or record.retry_pending:
+            raise RetryRefused(record)
+        now = utc_now()
+        entry = HistoryEntry(at=now, status=Status.FAILED, attempts=record.attempts, message=f"retried by {by}")
+        values = {
+            "updated_at": now,
+            "retry_requested_at": now,
+            "retry_requested_by": by,
+            "history": with_entry(record, entry),
+        }
+        try:
+            return self._write(record, values, [], self._unchanged(record))
+        except ConditionFailed as failed:
+            raise RetryRefused(failed.record) from None
+
+    def retry_not_done(self, marked: DisputeRecord, reason: str) -> DisputeRecord:
+        """The retry `marked` stands for moved nothing, for `reason`: said in its history, and the
+        dispute may be retried again. A record changed since (its worker took it) is left as it is."""
+        now = utc_now()
+        entry = HistoryEntry(at=now, status=marked.status, attempts=marked.attempts, message=reason)
+        try:
+            return self._write(
+                marked, {"updated_at": now, "history": with_entry(marked, entry)}, [], self._unchanged(marked)
+            )
+        except ConditionFailed as failed:
+            return failed.record
 
     # -- plumbing -------------------------------------------------------------------------
     def _write(

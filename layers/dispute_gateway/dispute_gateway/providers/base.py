@@ -165,12 +165,14 @@ class Prepared:
             close()
 
 
-class DisputeProvider(Protocol):
-    name: str
-
+class MessageReader(Protocol):
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
         """The disputes a queue message asks for; raises UnreadableMessage if it names none."""
         ...
+
+
+class DisputeProvider(MessageReader, Protocol):
+    name: str
 
     def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
         """Before the dispute is claimed (`record` as read, None if new): what to keep with the

@@ -12,8 +12,8 @@ from typing import Any
 import requests
 
 from ...config import WorkerSettings
-from ...messages import read_json_object, request_or_invalid
-from ...models import Dispute, DisputeRecord, InvalidDispute, Source
+from ...messages import commands_from_message
+from ...models import Dispute, DisputeRecord, InvalidDispute
 from ..base import (
     Accepted,
     Attempt,
@@ -47,7 +47,7 @@ class IimmpactProvider:
         return cls(ProviderEndpoint.for_provider(SPEC, settings))
 
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
-        return [request_or_invalid(SPEC, read_json_object(body), source=Source.SQS)]
+        return commands_from_message(SPEC, body)
 
     def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
         """Nothing to learn first: a second report after a lost answer is refused as a duplicate."""

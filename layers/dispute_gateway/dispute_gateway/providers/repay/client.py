@@ -26,9 +26,8 @@ from ...evidence import (
     EvidenceStream,
     EvidenceUnavailable,
 )
-from ...manifests import ManifestReader
-from ...messages import read_json_object, request_or_invalid
-from ...models import Dispute, DisputeRecord, InvalidDispute, Source
+from ...manifests import ManifestReader, QueueMessages
+from ...models import Dispute, DisputeRecord, InvalidDispute
 from ..base import (
     Accepted,
     Attempt,
@@ -55,7 +54,7 @@ class RepayProvider:
     def __init__(self, endpoint: ProviderEndpoint, evidence: EvidenceBucket) -> None:
         self._endpoint = endpoint
         self._evidence = evidence
-        self._manifests = ManifestReader(evidence, SPEC.name, RepayDisputeRequest)
+        self._messages = QueueMessages(SPEC, ManifestReader(evidence, SPEC.name, RepayDisputeRequest))
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> RepayProvider:
@@ -65,9 +64,7 @@ class RepayProvider:
 
     # -- queue messages -------------------------------------------------------------------------
     def disputes_from_message(self, body: str) -> list[Dispute | InvalidDispute]:
-        data = read_json_object(body)
-        uploaded = self._manifests.disputes_from_message(data)
-        return uploaded if uploaded is not None else [request_or_invalid(SPEC, data, source=Source.SQS)]
+        return self._messages.disputes_from_message(body)
 
     # -- submission -----------------------------------------------------------------------------
     def prepare(self, dispute: Dispute, record: DisputeRecord | None, call: Call) -> Prepared:
