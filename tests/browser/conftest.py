@@ -1,7 +1,7 @@
 """The operator console in a real browser: Debian's Chromium, driven by Playwright, against the local
 stack (HTTP API, its JWT authorizer, the played managed login, the workers and the sandboxes).
 
-One browser for the session and one stack for the module keep the run short. Each test's page gets
+One browser for the package and one stack for the module keep the run short. Each test's page gets
 a fresh browser context (so a fresh sign-in: tokens live in the page's memory only) and leaves a
 screenshot in tests/browser/screenshots/ (ignored by git). With CONSOLE_DOCS_SCREENSHOTS=1 the
 screenshots the README shows are written to docs/ too.
@@ -39,7 +39,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Scoped to this package, not the session: Playwright's synchronous API holds an event loop in the
+# main thread while it runs, and the workers' batch processing (asyncio.run) cannot start inside
+# one; the tests collected after these (e2e, integration) need it gone.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
