@@ -36,14 +36,17 @@ def _api_body(spec: ProviderSpec) -> type[DisputeRequest]:
     return cast(type[DisputeRequest], body)
 
 
-_BODIES = tuple(_api_body(spec) for spec in registry().values())
+def _one_of(bodies: tuple[type[BaseModel], ...], tag: str) -> Any:
+    """The one body, or a union tagged by the `tag` field (which provider's body it is)."""
+    if len(bodies) == 1:
+        return bodies[0]
+    return Annotated[Union[bodies], Field(discriminator=tag)]  # noqa: UP007
+
+
 if TYPE_CHECKING:
     DisputeBody = DisputeRequest
-elif len(_BODIES) == 1:
-    DisputeBody = _BODIES[0]
 else:
-    # The `provider` field says which provider's body it is (a tagged union).
-    DisputeBody = Annotated[Union[_BODIES], Field(discriminator="provider_name")]  # noqa: UP007
+    DisputeBody = _one_of(tuple(_api_body(spec) for spec in registry().values()), "provider_name")
 
 
 # A provider the API takes, by name: the registered ones (a record may name one since removed).
@@ -169,13 +172,13 @@ def _upload_body(spec: ProviderSpec, only: bool) -> type[BaseModel]:
     )
 
 
-_UPLOAD_BODIES = tuple(_upload_body(spec, len(evidence_providers()) == 1) for spec in evidence_providers().values())
 if TYPE_CHECKING:
     EvidenceUploadRequest = DeclaredFileBase
-elif len(_UPLOAD_BODIES) == 1:
-    EvidenceUploadRequest = _UPLOAD_BODIES[0]
 else:
-    EvidenceUploadRequest = Annotated[Union[_UPLOAD_BODIES], Field(discriminator="provider")]  # noqa: UP007
+    _only = len(evidence_providers()) == 1
+    EvidenceUploadRequest = _one_of(
+        tuple(_upload_body(spec, _only) for spec in evidence_providers().values()), "provider"
+    )
 
 
 class PresignedPost(BaseModel):
